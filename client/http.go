@@ -1,0 +1,240 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/ferrygw/ferry/emulation"
+	"github.com/ferrygw/ferry/sse"
+)
+
+const ackDelay = 50 * time.Millisecond
+
+// carryHTTP runs an SSE or long-poll downstream plus the POST upstream
+// until the downstream drops.
+func (c *Conn) carryHTTP(ctx context.Context, t string) (bool, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	leg, err := c.Attach(c.Acked(), t, true)
+	if err != nil {
+		return false, err
+	}
+	defer leg.Detach()
+	c.transport.Store(t)
+	upErr := make(chan error, 1)
+	go func() {
+		err := c.upstream(ctx, leg)
+		cancel()
+		upErr <- err
+	}()
+	ok, err := c.downstream(ctx, t)
+	cancel()
+	if uerr := <-upErr; fatalFor(uerr) != uerr || isFatal(uerr) {
+		return ok, uerr
+	}
+	return ok, err
+}
+
+func isFatal(err error) bool {
+	var fe errFatal
+	return errors.As(fatalFor(err), &fe)
+}
+
+
+// upstream POSTs frames and acknowledgements until ctx ends.
+func (c *Conn) upstream(ctx context.Context, leg *emulation.Leg) error {
+	maxBody := int(c.info.MaxBody / 2)
+	for {
+		b, err := leg.Next(ctx, c.heartbeat(), maxBody)
+		if err == emulation.ErrSessionDone {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if len(b.Frames) == 0 && b.Ack == 0 {
+			continue
+		}
+		if len(b.Frames) == 0 && !sleepCtx(ctx, ackDelay) {
+			return ctx.Err()
+		}
+		if err := c.postRetry(ctx, b.Frames); err != nil {
+			return err
+		}
+	}
+}
+
+// postRetry sends frames until the server takes them.
+func (c *Conn) postRetry(ctx context.Context, frames []emulation.Frame) error {
+	var body []byte
+	for i := range frames {
+		body = append(frames[i].AppendText(body), '\n')
+	}
+	for attempt := 1; ; attempt++ {
+		r, err := c.post(ctx, frames, body)
+		if err == nil {
+			return c.Ack(r)
+		}
+		if isFatal(err) || ctx.Err() != nil {
+			return err
+		}
+		var se *StatusError
+		if errors.As(err, &se) && se.Code < 500 {
+			return err
+		}
+		if !sleepCtx(ctx, c.backoff(attempt)) {
+			return ctx.Err()
+		}
+	}
+}
+
+func (c *Conn) post(ctx context.Context, frames []emulation.Frame, body []byte) (uint64, error) {
+	u := *c.base
+	u.Path += "/.ferry/" + c.info.Session + "/send"
+	q := url.Values{"ack": {strconv.FormatUint(c.Received(), 10)}}
+	if len(frames) > 0 {
+		q.Set("seq", strconv.FormatUint(frames[0].Seq, 10))
+	}
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	setHeaders(req, c.o.Header)
+	req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+	resp, err := c.o.HTTPClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, httpErr(resp, nil)
+	}
+	p, err := io.ReadAll(io.LimitReader(resp.Body, 64))
+	if err != nil {
+		return 0, err
+	}
+	if len(p) < 2 || p[0] != emulation.KindAck {
+		return 0, fmt.Errorf("client: bad send response %q", p)
+	}
+	n, ok := emulation.ParseUint(string(bytes.TrimSpace(p[1:])))
+	if !ok {
+		return 0, fmt.Errorf("client: bad send response %q", p)
+	}
+	return n, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// downstream reads the event stream or polls until the carrier drops.
+func (c *Conn) downstream(ctx context.Context, t string) (bool, error) {
+	op := "sse"
+	if t == LongPoll {
+		op = "poll"
+	}
+	connected := false
+	for {
+		u := *c.base
+		u.Path += "/.ferry/" + c.info.Session + "/" + op
+		u.RawQuery = url.Values{"last": {strconv.FormatUint(c.Received(), 10)}}.Encode()
+		err := c.getStream(ctx, u.String())
+		if err == nil {
+			connected = true
+			continue // reconnect frame or a finished poll
+		}
+		if errors.Is(err, errDone) {
+			return true, nil
+		}
+		return connected, err
+	}
+}
+
+var errDone = errors.New("client: session done")
+
+// getStream runs one downstream request; nil means open the next one.
+func (c *Conn) getStream(ctx context.Context, u string) error {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	setHeaders(req, c.o.Header)
+	resp, err := c.o.HTTPClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return httpErr(resp, nil)
+	}
+	idle := 2*c.heartbeat() + 5*time.Second
+	watchdog := time.AfterFunc(idle, cancel)
+	defer watchdog.Stop()
+	dec := sse.NewDecoder(resp.Body)
+	for {
+		ev, err := dec.Next()
+		if err == io.EOF {
+			return c.afterStream()
+		}
+		if err != nil {
+			return err
+		}
+		watchdog.Reset(idle)
+		again, err := c.handleEvent(ctx, ev.ID, ev.Data)
+		if err != nil || again {
+			return err
+		}
+	}
+}
+
+func (c *Conn) afterStream() error {
+	select {
+	case <-c.Done():
+		return errDone
+	default:
+		return nil
+	}
+}
+
+// handleEvent processes one event; again means open the next request now.
+func (c *Conn) handleEvent(ctx context.Context, id string, data []byte) (bool, error) {
+	if len(data) == 0 {
+		return false, emulation.ErrBadFrame
+	}
+	switch data[0] {
+	case emulation.KindHeartbeat, emulation.KindOpen:
+		return false, nil
+	case emulation.KindReconnect:
+		return true, nil
+	}
+	seq, ok := emulation.ParseUint(id)
+	if !ok {
+		return false, emulation.ErrBadFrame
+	}
+	f, err := emulation.ParseSequenced(data)
+	if err != nil {
+		return false, err
+	}
+	if seq <= c.Received() {
+		return false, nil
+	}
+	_, err = c.Deliver(ctx, seq, []emulation.Frame{f})
+	return false, err
+}

@@ -1,0 +1,98 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/ferrygw/ferry/bytesocket"
+	"github.com/ferrygw/ferry/emulation"
+	"github.com/ferrygw/ferry/internal/ferryws"
+	"github.com/gorilla/websocket"
+)
+
+// dialFerryWS opens a new session over B/.ferry/ws.
+func dialFerryWS(ctx context.Context, base *url.URL, o *Options) (bytesocket.Socket, error) {
+	u := *base
+	u.Path += "/.ferry/ws"
+	conn, resp, err := o.Dialer.DialContext(ctx, wsURL(&u), o.wsHeader())
+	if err != nil {
+		return nil, httpErr(resp, err)
+	}
+	info, err := readOpen(conn)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	c := newConn(base, o, info, o.wsHeader())
+	go c.run(conn)
+	return c, nil
+}
+
+// readOpen reads the "o" control frame that starts every Ferry WebSocket.
+func readOpen(conn *websocket.Conn) (emulation.OpenInfo, error) {
+	var info emulation.OpenInfo
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	typ, p, err := conn.ReadMessage()
+	if err != nil {
+		return info, err
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+	m, err := ferryws.Parse(typ, p, len(p))
+	if err != nil || m.Open == nil {
+		return info, fmt.Errorf("client: expected an open frame: %w", emulation.ErrBadFrame)
+	}
+	if err := json.Unmarshal(m.Open, &info); err != nil {
+		return info, fmt.Errorf("client: bad open frame: %w", err)
+	}
+	return info, nil
+}
+
+// carryWS resumes (or, with first, continues) the session on a WebSocket.
+func (c *Conn) carryWS(ctx context.Context, conn *websocket.Conn) (bool, error) {
+	last := c.Received()
+	if conn == nil {
+		u := *c.base
+		u.Path += "/.ferry/" + c.info.Session + "/ws"
+		u.RawQuery = url.Values{"last": {fmt.Sprint(last)}}.Encode()
+		cn, resp, err := c.o.Dialer.DialContext(ctx, wsURL(&u), c.o.Header)
+		if err != nil {
+			return false, httpErr(resp, err)
+		}
+		conn = cn
+	}
+	defer conn.Close()
+	info, err := readOpen(conn)
+	if err != nil {
+		return false, err
+	}
+	leg, err := c.Attach(info.Ack, WebSocket, true)
+	if err != nil {
+		return false, err
+	}
+	defer leg.Detach()
+	c.transport.Store(WebSocket)
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- ferryws.ReadLoop(ctx, conn, c.Channel, last+1, c.info.MaxMessage)
+		conn.Close()
+	}()
+	for {
+		b, err := leg.Next(ctx, c.heartbeat(), 64<<10)
+		if err == nil {
+			err = ferryws.WriteBatch(conn, b)
+		}
+		if err != nil {
+			conn.Close()
+			<-errc
+			if err == emulation.ErrSessionDone {
+				return true, nil
+			}
+			return true, err
+		}
+	}
+}

@@ -1,0 +1,297 @@
+package emulation
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/ferrygw/ferry/bytesocket"
+)
+
+// Channel is one end of a reliable message stream: it numbers outbound
+// frames, retains them until the peer acknowledges them, and delivers
+// inbound frames exactly once, in order, whatever carrier brought them.
+type Channel struct {
+	cfg Config
+
+	upSem chan struct{} // serializes Deliver
+
+	mu   sync.Mutex    // guards everything below
+	wake chan struct{} // closed and replaced on every state change
+
+	out      []Frame // retained outbound frames, ascending contiguous Seq
+	sent     uint64  // highest outbound Seq assigned
+	acked    uint64  // highest outbound Seq the peer acknowledged
+	outBytes int
+
+	recv    uint64 // highest inbound Seq delivered to inq
+	inq     []inItem
+	inBytes int
+
+	leg *Leg // current carrier, or nil
+
+	localClosed bool
+	closeSeq    uint64                 // Seq of our close frame
+	remoteClose *bytesocket.CloseError // the peer's close, once received
+	appErr      error                  // terminal error for Read/Write
+	finished    bool
+	done        chan struct{}
+	onFinish    func()
+}
+
+type inItem struct {
+	typ   bytesocket.MessageType
+	data  []byte
+	close *bytesocket.CloseError
+}
+
+// NewChannel returns an open channel with cfg's limits (defaults applied).
+func NewChannel(cfg Config) *Channel {
+	return &Channel{
+		cfg:   cfg.WithDefaults(),
+		upSem: make(chan struct{}, 1),
+		wake:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+}
+
+// changed wakes every waiter. c.mu must be held.
+func (c *Channel) changed() {
+	close(c.wake)
+	c.wake = make(chan struct{})
+}
+
+// wait releases c.mu until the state changes or ctx ends, then re-takes it.
+func (c *Channel) wait(ctx context.Context) error {
+	w := c.wake
+	c.mu.Unlock()
+	defer c.mu.Lock()
+	select {
+	case <-w:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Done is closed when the channel has finished: both closes exchanged and
+// acknowledged, or failed.
+func (c *Channel) Done() <-chan struct{} { return c.done }
+
+// Write queues one message for the peer, waiting while the retention
+// window is full. See bytesocket.Socket.
+func (c *Channel) Write(ctx context.Context, typ bytesocket.MessageType, p []byte) error {
+	if err := c.checkMessage(typ, p); err != nil {
+		return err
+	}
+	data := append([]byte(nil), p...)
+	return c.WriteFrame(ctx, Frame{Kind: kindOf(typ), Data: data})
+}
+
+func (c *Channel) checkMessage(typ bytesocket.MessageType, p []byte) error {
+	if typ != bytesocket.Text && typ != bytesocket.Binary {
+		return fmt.Errorf("emulation: unknown message type %d", typ)
+	}
+	if len(p) > c.cfg.MaxMessageBytes {
+		return bytesocket.ErrMessageTooBig
+	}
+	if typ == bytesocket.Text && !utf8.Valid(p) {
+		return bytesocket.ErrInvalidUTF8
+	}
+	return nil
+}
+
+// WriteFrame queues a text or binary frame whose Data the caller will not
+// modify again (so it can be shared, as a broadcast does). Seq is assigned.
+func (c *Channel) WriteFrame(ctx context.Context, f Frame) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		if err := c.writeErr(); err != nil {
+			return err
+		}
+		if c.hasRoom(f.size()) {
+			c.push(f)
+			return nil
+		}
+		if err := c.wait(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+func (c *Channel) writeErr() error {
+	switch {
+	case c.remoteClose != nil:
+		return *c.remoteClose
+	case c.appErr != nil:
+		return c.appErr
+	case c.localClosed || c.finished:
+		return bytesocket.ErrClosed("write")
+	}
+	return nil
+}
+
+func (c *Channel) hasRoom(n int) bool {
+	if len(c.out) == 0 {
+		return true
+	}
+	return c.outBytes+n <= c.cfg.WindowBytes && len(c.out) < c.cfg.WindowMessages
+}
+
+// push appends f as the next outbound frame. c.mu must be held.
+func (c *Channel) push(f Frame) {
+	c.sent++
+	f.Seq = c.sent
+	c.out = append(c.out, f)
+	c.outBytes += f.size()
+	c.changed()
+}
+
+// Close sends a close frame with code and reason. See bytesocket.Socket.
+func (c *Channel) Close(code bytesocket.StatusCode, reason string) error {
+	if len(reason) > bytesocket.MaxReasonBytes {
+		return bytesocket.ErrReasonTooLong
+	}
+	if !code.Sendable() {
+		return fmt.Errorf("emulation: close code %d may not be sent", code)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.localClosed || c.finished {
+		return bytesocket.ErrClosed("close")
+	}
+	c.sendClose(code, reason)
+	c.checkFinish()
+	return nil
+}
+
+// sendClose queues our close frame, bypassing the window. c.mu held.
+func (c *Channel) sendClose(code bytesocket.StatusCode, reason string) {
+	c.localClosed = true
+	c.push(Frame{Kind: KindClose, Code: code, Data: []byte(reason)})
+	c.closeSeq = c.sent
+}
+
+// Abort closes the channel because of a protocol error: the peer gets a
+// close frame with code and reason, and the local Read and Write report the
+// same CloseError once earlier messages are read.
+func (c *Channel) Abort(code bytesocket.StatusCode, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.appErr == nil && c.remoteClose == nil {
+		c.appErr = bytesocket.CloseError{Code: code, Reason: reason}
+	}
+	if !c.localClosed && !c.finished {
+		c.sendClose(code, reason)
+	}
+	c.changed()
+}
+
+// Fail ends the channel at once, without a close handshake: Read and Write
+// report ce (unless a close was already received).
+func (c *Channel) Fail(ce bytesocket.CloseError) {
+	c.mu.Lock()
+	if c.appErr == nil && c.remoteClose == nil {
+		c.appErr = ce
+	}
+	fn := c.finish()
+	c.mu.Unlock()
+	if fn != nil {
+		fn()
+	}
+}
+
+// finish marks the channel done and returns the finish hook to run after
+// c.mu is released (nil if already finished).
+func (c *Channel) finish() func() {
+	if c.finished {
+		return nil
+	}
+	c.finished = true
+	c.out, c.outBytes = nil, 0
+	close(c.done)
+	c.changed()
+	fn := c.onFinish
+	if fn == nil {
+		fn = func() {}
+	}
+	return fn
+}
+
+// checkFinish finishes the channel once both closes are exchanged and ours
+// is acknowledged. c.mu held; the hook runs in its own goroutine.
+func (c *Channel) checkFinish() {
+	if c.localClosed && c.remoteClose != nil && c.acked >= c.closeSeq {
+		if fn := c.finish(); fn != nil {
+			go fn()
+		}
+	}
+}
+
+// Ack records that the peer has received every outbound frame up to n.
+func (c *Channel) Ack(n uint64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ack(n)
+}
+
+func (c *Channel) ack(n uint64) error {
+	if n > c.sent {
+		return ErrAckAhead
+	}
+	if n <= c.acked {
+		return nil
+	}
+	c.acked = n
+	k := 0
+	for k < len(c.out) && c.out[k].Seq <= n {
+		c.outBytes -= c.out[k].size()
+		c.out[k] = Frame{}
+		k++
+	}
+	c.out = c.out[k:]
+	if len(c.out) == 0 {
+		c.out = nil
+	}
+	c.changed()
+	c.checkFinish()
+	return nil
+}
+
+// Received returns the highest inbound sequence number delivered.
+func (c *Channel) Received() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.recv
+}
+
+// Sent returns the highest outbound sequence number assigned.
+func (c *Channel) Sent() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sent
+}
+
+// Unacked returns the payload bytes sent but not yet acknowledged.
+func (c *Channel) Unacked() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.outBytes
+}
+
+// Pending returns the number of outbound frames retained (sent but not
+// acknowledged).
+func (c *Channel) Pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.out)
+}
+
+// Acked returns the highest outbound sequence number acknowledged.
+func (c *Channel) Acked() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.acked
+}

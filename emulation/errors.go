@@ -1,0 +1,44 @@
+package emulation
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/ferrygw/ferry/bytesocket"
+)
+
+// Errors returned by channels, sessions and the registry. Each maps to one
+// HTTP status in [Status].
+var (
+	ErrSessionNotFound = errors.New("ferry: session not found")
+	ErrBadFrame        = errors.New("ferry: malformed frame")
+	ErrBadNumber       = errors.New("ferry: malformed number")
+	ErrAheadOfStream   = errors.New("ferry: last ahead of stream")
+	ErrAckAhead        = errors.New("ferry: ack ahead of stream")
+	ErrSeqGap          = errors.New("ferry: seq gap")
+	ErrMissingSeq      = errors.New("ferry: missing seq")
+	ErrOutsideWindow   = errors.New("ferry: resume outside retention window")
+	ErrReplaced        = errors.New("ferry: carrier replaced by a newer one")
+	ErrSessionDone     = errors.New("ferry: session finished")
+	ErrBodyTooLarge    = errors.New("ferry: request body too large")
+	ErrTooManySessions = errors.New("ferry: too many sessions")
+	ErrNoProtocol      = errors.New("ferry: no supported subprotocol")
+	ErrBadProtocol     = errors.New("ferry: malformed subprotocol list")
+	ErrShuttingDown    = errors.New("ferry: server shutting down")
+)
+
+// Status maps an error from this package to the HTTP status documented in
+// PROTOCOL.md §2.
+func Status(err error) int {
+	switch {
+	case errors.Is(err, ErrSessionNotFound), errors.Is(err, ErrSessionDone):
+		return http.StatusNotFound
+	case errors.Is(err, ErrSeqGap):
+		return http.StatusConflict
+	case errors.Is(err, ErrBodyTooLarge), errors.Is(err, bytesocket.ErrMessageTooBig):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrTooManySessions), errors.Is(err, ErrShuttingDown):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusBadRequest
+}

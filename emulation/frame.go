@@ -1,0 +1,138 @@
+package emulation
+
+import (
+	"encoding/base64"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/ferrygw/ferry/bytesocket"
+)
+
+// Frame kinds, the first byte of a frame on the wire (PROTOCOL.md §3).
+const (
+	KindText      byte = 't'
+	KindBinary    byte = 'b'
+	KindClose     byte = 'c'
+	KindOpen      byte = 'o'
+	KindAck       byte = 'a'
+	KindHeartbeat byte = 'h'
+	KindReconnect byte = 'r'
+)
+
+// Frame is one sequenced frame: a message or a close. Frames are
+// immutable once created and may be shared between sessions.
+type Frame struct {
+	Seq  uint64
+	Kind byte   // KindText, KindBinary or KindClose
+	Data []byte // the payload; for KindClose the reason
+	Code bytesocket.StatusCode
+}
+
+// size is what the frame counts against windows.
+func (f *Frame) size() int { return len(f.Data) }
+
+// AppendText appends the frame in its text form (PROTOCOL.md §3), as
+// carried by event streams and POST bodies.
+func (f *Frame) AppendText(dst []byte) []byte {
+	switch f.Kind {
+	case KindText:
+		return bytesocket.AppendText(dst, f.Data)
+	case KindBinary:
+		return bytesocket.AppendBinary(dst, f.Data)
+	}
+	return appendClose(dst, f.Code, f.Data)
+}
+
+func appendClose(dst []byte, code bytesocket.StatusCode, reason []byte) []byte {
+	dst = append(dst, KindClose)
+	dst = strconv.AppendInt(dst, int64(code), 10)
+	if len(reason) > 0 {
+		dst = append(dst, ' ')
+		dst = bytesocket.AppendEscaped(dst, reason)
+	}
+	return dst
+}
+
+// ParseSequenced decodes one sequenced frame in text form (t, b or c).
+// A text frame with invalid UTF-8 returns bytesocket.ErrInvalidUTF8.
+func ParseSequenced(line []byte) (Frame, error) {
+	if len(line) == 0 {
+		return Frame{}, ErrBadFrame
+	}
+	switch line[0] {
+	case KindText, KindBinary:
+		typ, p, err := bytesocket.ParseFrame(line)
+		if err == bytesocket.ErrInvalidUTF8 {
+			return Frame{}, err
+		}
+		if err != nil {
+			return Frame{}, ErrBadFrame
+		}
+		return Frame{Kind: kindOf(typ), Data: p}, nil
+	case KindClose:
+		return parseClose(line[1:])
+	}
+	return Frame{}, ErrBadFrame
+}
+
+func parseClose(s []byte) (Frame, error) {
+	num, rest := s, []byte(nil)
+	for i, c := range s {
+		if c == ' ' {
+			num, rest = s[:i], s[i+1:]
+			break
+		}
+	}
+	code, ok := parseUint(num)
+	if !ok || !bytesocket.StatusCode(code).Sendable() {
+		return Frame{}, ErrBadFrame
+	}
+	reason, err := bytesocket.Unescape(nil, rest)
+	if err != nil || !utf8.Valid(reason) || len(reason) > bytesocket.MaxReasonBytes {
+		return Frame{}, ErrBadFrame
+	}
+	return Frame{Kind: KindClose, Code: bytesocket.StatusCode(code), Data: reason}, nil
+}
+
+func kindOf(t bytesocket.MessageType) byte {
+	if t == bytesocket.Binary {
+		return KindBinary
+	}
+	return KindText
+}
+
+// MessageType returns the message type of a text or binary frame.
+func (f *Frame) MessageType() bytesocket.MessageType {
+	if f.Kind == KindBinary {
+		return bytesocket.Binary
+	}
+	return bytesocket.Text
+}
+
+// AppendAck appends the control frame "a<n>".
+func AppendAck(dst []byte, n uint64) []byte {
+	return strconv.AppendUint(append(dst, KindAck), n, 10)
+}
+
+// ParseUint parses a protocol decimal number: digits only, no leading
+// zeros, at most 2^53-1.
+func ParseUint(s string) (uint64, bool) { return parseUint([]byte(s)) }
+
+const maxProtoNumber = 1<<53 - 1
+
+func parseUint(s []byte) (uint64, bool) {
+	if len(s) == 0 || len(s) > 16 || (s[0] == '0' && len(s) > 1) {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, n <= maxProtoNumber
+}
+
+// Base64 is the encoding of binary frames.
+var Base64 = base64.StdEncoding

@@ -1,0 +1,151 @@
+package emulation
+
+import (
+	"context"
+	"time"
+)
+
+// Leg is one carrier attached to a channel: a cursor into its retained
+// outbound frames. Only the most recent attach is current; attaching again
+// ends the previous leg, whose Next then returns ErrReplaced.
+type Leg struct {
+	c         *Channel
+	transport string
+	wantAcks  bool // report inbound progress (Batch.Ack) for in-band acks
+
+	// guarded by c.mu
+	cursor   uint64 // highest Seq handed out on this leg
+	upAcked  uint64 // highest inbound Seq reported in a Batch
+	replaced bool
+}
+
+// Batch is what a leg has to send: frames, an inbound acknowledgement to
+// pass on (when the leg reports acks), or nothing (the wait ran out: send a
+// heartbeat).
+type Batch struct {
+	Frames []Frame
+	Ack    uint64 // highest inbound Seq to acknowledge; 0 if none is due
+}
+
+// Empty reports whether the batch carries nothing.
+func (b Batch) Empty() bool { return len(b.Frames) == 0 && b.Ack == 0 }
+
+// Attach makes a new leg current, acknowledging every outbound frame up to
+// last. It fails with ErrAheadOfStream if last was never sent and with
+// ErrOutsideWindow if frames after last were already dropped. With
+// wantAcks the leg's batches report inbound progress.
+func (c *Channel) Attach(last uint64, transport string, wantAcks bool) (*Leg, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.finished {
+		return nil, ErrSessionDone
+	}
+	if last > c.sent {
+		return nil, ErrAheadOfStream
+	}
+	if last < c.acked {
+		return nil, ErrOutsideWindow
+	}
+	if err := c.ack(last); err != nil {
+		return nil, err
+	}
+	if c.leg != nil {
+		c.leg.replaced = true
+	}
+	l := &Leg{c: c, transport: transport, wantAcks: wantAcks, cursor: last, upAcked: c.recv}
+	c.leg = l
+	c.changed()
+	return l, nil
+}
+
+// Transport names the leg's carrier.
+func (l *Leg) Transport() string { return l.transport }
+
+// Detach ends the leg; if it is current, the channel has no leg until the
+// next Attach.
+func (l *Leg) Detach() {
+	c := l.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l.replaced = true
+	if c.leg == l {
+		c.leg = nil
+	}
+	c.changed()
+}
+
+// Current reports whether the leg is still the channel's carrier.
+func (l *Leg) Current() bool {
+	l.c.mu.Lock()
+	defer l.c.mu.Unlock()
+	return !l.replaced
+}
+
+// Next waits up to wait for something to send and returns it: frames after
+// the cursor, at most about maxBytes of payload (always at least one), and
+// an inbound acknowledgement if the leg reports acks. An empty batch means
+// the wait ran out. It returns ErrReplaced when a newer leg took over and
+// ErrSessionDone when the channel has nothing more to send.
+func (l *Leg) Next(ctx context.Context, wait time.Duration, maxBytes int) (Batch, error) {
+	c := l.c
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		if l.replaced {
+			return Batch{}, ErrReplaced
+		}
+		b := l.take(maxBytes)
+		if !b.Empty() {
+			return b, nil
+		}
+		if c.finished || c.closeDelivered(l) {
+			return Batch{}, ErrSessionDone
+		}
+		w := c.wake
+		c.mu.Unlock()
+		select {
+		case <-w:
+		case <-timer.C:
+			c.mu.Lock()
+			return Batch{}, nil
+		case <-ctx.Done():
+			c.mu.Lock()
+			return Batch{}, ctx.Err()
+		}
+		c.mu.Lock()
+	}
+}
+
+// closeDelivered reports whether both closes are exchanged and this leg has
+// carried ours: the carrier has nothing more to do. c.mu held.
+func (c *Channel) closeDelivered(l *Leg) bool {
+	return c.localClosed && c.remoteClose != nil && l.cursor >= c.closeSeq
+}
+
+// take collects what the leg can send now. c.mu held.
+func (l *Leg) take(maxBytes int) Batch {
+	c := l.c
+	var b Batch
+	if l.wantAcks && c.recv > l.upAcked {
+		l.upAcked = c.recv
+		b.Ack = c.recv
+	}
+	if len(c.out) == 0 || l.cursor >= c.sent {
+		return b
+	}
+	i := 0
+	if first := c.out[0].Seq; l.cursor >= first {
+		i = int(l.cursor - first + 1)
+	}
+	n := 0
+	j := i
+	for j < len(c.out) && (j == i || n+c.out[j].size() <= maxBytes) {
+		n += c.out[j].size()
+		j++
+	}
+	b.Frames = append([]Frame(nil), c.out[i:j]...)
+	l.cursor = c.out[j-1].Seq
+	return b
+}

@@ -1,0 +1,30 @@
+package emulation
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// ServeOpen handles POST B/.ferry/open (PROTOCOL.md §4).
+func (sv *Server) ServeOpen(w http.ResponseWriter, r *http.Request) {
+	sv.Init()
+	offered, err := ParseProtocols(r.URL.Query().Get("protocols"))
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	proto, err := SelectProtocol(offered, sv.Protocols)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	s, err := sv.NewSession(r, proto)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	body, _ := json.Marshal(s.Info())
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,187 @@
+package emulation
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/ferrygw/ferry/bytesocket"
+)
+
+// Server creates emulated sessions for one service and serves their HTTP
+// endpoints. Set the fields before the first request; they must not change
+// afterwards.
+type Server struct {
+	// Config holds limits and timers; zero fields take their defaults.
+	Config Config
+	// Store finds sessions by id. Nil means a Registry created on first use
+	// with Config.MaxSessions.
+	Store Store
+	// Protocols lists the subprotocols the service supports. A client that
+	// offers protocols, none of them supported, is refused.
+	Protocols []string
+	// Transports lists the carriers offered in the handshake, in order.
+	// Nil means websocket, sse, longpoll.
+	Transports []string
+	// Accept is called in its own goroutine for every new session; the
+	// session is closed with 1000 when it returns, if still open.
+	Accept func(*Session)
+	// Logger receives session events; nil discards them.
+	Logger *slog.Logger
+
+	shutdown chan struct{}
+}
+
+// Init applies defaults. It is called by the serving methods and may be
+// called early to read the effective configuration.
+func (sv *Server) Init() {
+	if sv.shutdown != nil {
+		return
+	}
+	sv.Config = sv.Config.WithDefaults()
+	if sv.Store == nil {
+		sv.Store = NewRegistry(sv.Config.MaxSessions)
+	}
+	if sv.Transports == nil {
+		sv.Transports = []string{"websocket", "sse", "longpoll"}
+	}
+	if sv.Logger == nil {
+		sv.Logger = slog.New(slog.DiscardHandler)
+	}
+	sv.shutdown = make(chan struct{})
+}
+
+// NewSession creates, registers and starts a session for r with the
+// already-selected protocol.
+func (sv *Server) NewSession(r *http.Request, protocol string) (*Session, error) {
+	sv.Init()
+	select {
+	case <-sv.shutdown:
+		return nil, ErrShuttingDown
+	default:
+	}
+	s := newSession(sv.Config, r, protocol, sv.Transports)
+	if err := sv.Store.Add(s); err != nil {
+		s.expiry.Stop()
+		return nil, err
+	}
+	s.onFinish = func() {
+		s.expiry.Stop()
+		sv.Store.Remove(s.id)
+		sv.Logger.Debug("session finished", "session", s.ShortID())
+	}
+	sv.Logger.Debug("session opened", "session", s.ShortID(), "remote", r.RemoteAddr)
+	if sv.Accept != nil {
+		go sv.run(s)
+	}
+	return s, nil
+}
+
+func (sv *Server) run(s *Session) {
+	defer func() {
+		_ = s.Close(bytesocket.StatusNormalClosure, "")
+	}()
+	sv.Accept(s)
+}
+
+// Lookup returns the live session with the id.
+func (sv *Server) Lookup(id string) (*Session, error) {
+	sv.Init()
+	s, ok := sv.Store.Get(id)
+	if !ok {
+		return nil, ErrSessionNotFound
+	}
+	return s, nil
+}
+
+// Shutdown refuses new sessions, closes every live session with 1001, and
+// waits until they finish or ctx ends; sessions left then are failed.
+func (sv *Server) Shutdown(ctx context.Context) {
+	sv.Init()
+	select {
+	case <-sv.shutdown:
+	default:
+		close(sv.shutdown)
+	}
+	var all []*Session
+	sv.Store.Range(func(s *Session) bool {
+		_ = s.Close(bytesocket.StatusGoingAway, "server shutting down")
+		all = append(all, s)
+		return true
+	})
+	for _, s := range all {
+		select {
+		case <-s.Done():
+		case <-ctx.Done():
+			s.Fail(bytesocket.CloseError{Code: bytesocket.StatusGoingAway, Reason: "server shutting down"})
+		}
+	}
+}
+
+// SelectProtocol returns the first offered protocol that is supported, ""
+// when none was offered, or ErrNoProtocol.
+func SelectProtocol(offered, supported []string) (string, error) {
+	if len(offered) == 0 {
+		return "", nil
+	}
+	for _, p := range offered {
+		for _, q := range supported {
+			if p == q {
+				return p, nil
+			}
+		}
+	}
+	return "", ErrNoProtocol
+}
+
+// ParseProtocols splits a comma-separated subprotocol list, checking that
+// each is an RFC 6455 token and none repeats.
+func ParseProtocols(s string) ([]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		if !isToken(p) {
+			return nil, ErrBadProtocol
+		}
+		for _, q := range parts[:i] {
+			if q == p {
+				return nil, ErrBadProtocol
+			}
+		}
+		parts[i] = p
+	}
+	return parts, nil
+}
+
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= 0x20 || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// WriteError answers an error from this package with its status and a
+// one-line reason.
+func WriteError(w http.ResponseWriter, err error) {
+	status := Status(err)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		status, err = http.StatusRequestEntityTooLarge, ErrBodyTooLarge
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(err.Error() + "\n"))
+}

@@ -1,0 +1,157 @@
+package emulation
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ferrygw/ferry/bytesocket"
+)
+
+// Session is the server side of an emulated WebSocket: a Channel with an
+// id, the request that opened it, and an expiry timer that runs while no
+// carrier or request holds it. It implements bytesocket.Socket.
+type Session struct {
+	*Channel
+	id         string
+	protocol   string
+	header     http.Header
+	remote     net.Addr
+	transports []string
+	transport  atomic.Value // string
+
+	mu      sync.Mutex // guards holders and expiry
+	holders int
+	expiry  *time.Timer
+}
+
+var _ bytesocket.Socket = (*Session)(nil)
+
+// newSession creates a session for the request r. Its expiry timer runs
+// until the first carrier or request holds it.
+func newSession(cfg Config, r *http.Request, protocol string, transports []string) *Session {
+	s := &Session{
+		Channel:    NewChannel(cfg),
+		id:         newID(),
+		protocol:   protocol,
+		header:     r.Header.Clone(),
+		remote:     remoteAddr(r),
+		transports: transports,
+	}
+	s.transport.Store("")
+	s.expiry = time.AfterFunc(s.cfg.ResumeTimeout, s.expire)
+	return s
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func remoteAddr(r *http.Request) net.Addr {
+	if a, err := net.ResolveTCPAddr("tcp", r.RemoteAddr); err == nil {
+		return a
+	}
+	return stringAddr(r.RemoteAddr)
+}
+
+type stringAddr string
+
+func (a stringAddr) Network() string { return "tcp" }
+func (a stringAddr) String() string  { return string(a) }
+
+// ID returns the session id. It is a credential: log ShortID instead.
+func (s *Session) ID() string { return s.id }
+
+// ShortID returns the first 6 characters of the id, for logs.
+func (s *Session) ShortID() string { return s.id[:6] }
+
+// Subprotocol returns the negotiated subprotocol.
+func (s *Session) Subprotocol() string { return s.protocol }
+
+// Transport returns the carrier most recently attached.
+func (s *Session) Transport() string { return s.transport.Load().(string) }
+
+// RemoteAddr returns the address of the client that opened the session.
+func (s *Session) RemoteAddr() net.Addr { return s.remote }
+
+// Header returns the headers of the opening request.
+func (s *Session) Header() http.Header { return s.header }
+
+// Hold marks the session as in use by a carrier or request, stopping its
+// expiry timer. Every Hold must be matched by Release.
+func (s *Session) Hold() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holders++
+	s.expiry.Stop()
+}
+
+// Release undoes Hold; when nothing holds the session, the expiry timer
+// starts again.
+func (s *Session) Release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holders--
+	if s.holders == 0 {
+		s.expiry.Reset(s.cfg.ResumeTimeout)
+	}
+}
+
+func (s *Session) expire() {
+	s.Fail(bytesocket.CloseError{Code: bytesocket.StatusAbnormalClosure, Reason: "ferry: session expired"})
+}
+
+// AttachLeg attaches a carrier (see Channel.Attach), records it as the
+// session's transport, and fails the session with 4010 when the resume
+// falls outside the retention window.
+func (s *Session) AttachLeg(last uint64, transport string, wantAcks bool) (*Leg, error) {
+	l, err := s.Attach(last, transport, wantAcks)
+	if err == ErrOutsideWindow {
+		s.Abort(bytesocket.StatusResumeOutsideWindow, "resume outside retention window")
+		s.Fail(bytesocket.CloseError{Code: bytesocket.StatusResumeOutsideWindow, Reason: "resume outside retention window"})
+	}
+	if err == nil {
+		s.transport.Store(transport)
+	}
+	return l, err
+}
+
+// OpenInfo is the JSON object of PROTOCOL.md §4.
+type OpenInfo struct {
+	V           int      `json:"v"`
+	Session     string   `json:"session"`
+	Protocol    string   `json:"protocol"`
+	Transports  []string `json:"transports"`
+	HeartbeatMs int64    `json:"heartbeatMs"`
+	ResumeMs    int64    `json:"resumeTimeoutMs"`
+	MaxMessage  int      `json:"maxMessageBytes"`
+	MaxBody     int64    `json:"maxBodyBytes"`
+	WindowBytes int      `json:"windowBytes"`
+	Ack         uint64   `json:"ack"`
+}
+
+// Info returns the session's parameters with the current upstream ack.
+func (s *Session) Info() OpenInfo {
+	return OpenInfo{
+		V: 1, Session: s.id, Protocol: s.protocol, Transports: s.transports,
+		HeartbeatMs: s.cfg.Heartbeat.Milliseconds(), ResumeMs: s.cfg.ResumeTimeout.Milliseconds(),
+		MaxMessage: s.cfg.MaxMessageBytes, MaxBody: s.cfg.MaxBodyBytes,
+		WindowBytes: s.cfg.WindowBytes, Ack: s.Received(),
+	}
+}
+
+// AppendOpen appends the "o" control frame.
+func (s *Session) AppendOpen(dst []byte) []byte {
+	b, _ := json.Marshal(s.Info())
+	return append(append(dst, KindOpen), b...)
+}
+
+// Config returns the session's limits.
+func (s *Session) Config() Config { return s.cfg }

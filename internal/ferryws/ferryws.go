@@ -1,0 +1,154 @@
+// Package ferryws encodes and decodes the messages of a Ferry WebSocket
+// (PROTOCOL.md §6), shared by the server and the Go client: text messages
+// are Text frames, binary messages starting 0x00 are Binary frames, and
+// binary messages starting 0x01 carry control frames.
+package ferryws
+
+import (
+	"context"
+	"unicode/utf8"
+
+	"github.com/ferrygw/ferry/bytesocket"
+	"github.com/ferrygw/ferry/emulation"
+	"github.com/gorilla/websocket"
+)
+
+// Message prefixes of binary messages.
+const (
+	Data    = 0x00
+	Control = 0x01
+)
+
+// Msg is one decoded message: a sequenced frame (Seq true), an ack
+// (Ack > 0 or IsAck), an open frame's JSON (Open), or a heartbeat (none).
+type Msg struct {
+	Frame emulation.Frame
+	Seq   bool
+	IsAck bool
+	Ack   uint64
+	Open  []byte
+}
+
+// Parse decodes one message of type typ; maxBytes bounds payloads.
+func Parse(typ int, p []byte, maxBytes int) (Msg, error) {
+	if len(p) > maxBytes+1 {
+		return Msg{}, bytesocket.ErrMessageTooBig
+	}
+	if typ == websocket.TextMessage {
+		if !utf8.Valid(p) {
+			return Msg{}, bytesocket.ErrInvalidUTF8
+		}
+		return Msg{Frame: emulation.Frame{Kind: emulation.KindText, Data: p}, Seq: true}, nil
+	}
+	if len(p) == 0 {
+		return Msg{}, emulation.ErrBadFrame
+	}
+	if p[0] == Data {
+		if len(p)-1 > maxBytes {
+			return Msg{}, bytesocket.ErrMessageTooBig
+		}
+		return Msg{Frame: emulation.Frame{Kind: emulation.KindBinary, Data: p[1:]}, Seq: true}, nil
+	}
+	if p[0] != Control || len(p) < 2 {
+		return Msg{}, emulation.ErrBadFrame
+	}
+	return parseControl(p[1:])
+}
+
+func parseControl(p []byte) (Msg, error) {
+	switch p[0] {
+	case emulation.KindAck:
+		n, ok := emulation.ParseUint(string(p[1:]))
+		if !ok {
+			return Msg{}, emulation.ErrBadFrame
+		}
+		return Msg{IsAck: true, Ack: n}, nil
+	case emulation.KindHeartbeat:
+		return Msg{}, nil
+	case emulation.KindOpen:
+		return Msg{Open: p[1:]}, nil
+	case emulation.KindClose:
+		f, err := emulation.ParseSequenced(p)
+		return Msg{Frame: f, Seq: err == nil}, err
+	}
+	return Msg{}, emulation.ErrBadFrame
+}
+
+// WriteBatch writes a batch: the ack first, then the frames, or a
+// heartbeat when the batch is empty.
+func WriteBatch(conn *websocket.Conn, b emulation.Batch) error {
+	if b.Ack != 0 {
+		if err := conn.WriteMessage(websocket.BinaryMessage, emulation.AppendAck([]byte{Control}, b.Ack)); err != nil {
+			return err
+		}
+	} else if len(b.Frames) == 0 {
+		return conn.WriteMessage(websocket.BinaryMessage, []byte{Control, emulation.KindHeartbeat})
+	}
+	for i := range b.Frames {
+		if err := WriteFrame(conn, &b.Frames[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WriteFrame writes one sequenced frame.
+func WriteFrame(conn *websocket.Conn, f *emulation.Frame) error {
+	switch f.Kind {
+	case emulation.KindText:
+		return conn.WriteMessage(websocket.TextMessage, f.Data)
+	case emulation.KindBinary:
+		w, err := conn.NextWriter(websocket.BinaryMessage)
+		if err != nil {
+			return err
+		}
+		_, _ = w.Write([]byte{Data})
+		_, _ = w.Write(f.Data)
+		return w.Close()
+	}
+	return conn.WriteMessage(websocket.BinaryMessage, f.AppendText([]byte{Control}))
+}
+
+// AbortFor closes ch for a decoding error with the matching close code.
+func AbortFor(ch *emulation.Channel, err error) {
+	switch err {
+	case bytesocket.ErrInvalidUTF8:
+		ch.Abort(bytesocket.StatusInvalidFramePayload, "invalid UTF-8 in text message")
+	case bytesocket.ErrMessageTooBig:
+		ch.Abort(bytesocket.StatusMessageTooBig, "message too big")
+	default:
+		ch.Abort(bytesocket.StatusProtocolError, err.Error())
+	}
+}
+
+// ReadLoop reads messages from conn and delivers sequenced frames into ch,
+// numbered from first; acks go to ch.Ack. It returns when the connection
+// fails, a message is invalid (ch is aborted with the matching code), or
+// the channel refuses delivery.
+func ReadLoop(ctx context.Context, conn *websocket.Conn, ch *emulation.Channel, first uint64, maxBytes int) error {
+	next := first
+	for {
+		typ, p, err := conn.ReadMessage()
+		if err != nil {
+			if websocket.IsCloseError(err, websocket.CloseMessageTooBig) {
+				ch.Abort(bytesocket.StatusMessageTooBig, "message too big")
+			}
+			return err
+		}
+		m, err := Parse(typ, p, maxBytes)
+		if err == nil && m.IsAck {
+			err = ch.Ack(m.Ack)
+		}
+		if err != nil {
+			AbortFor(ch, err)
+			return err
+		}
+		if !m.Seq {
+			continue
+		}
+		if _, err := ch.Deliver(ctx, next, []emulation.Frame{m.Frame}); err != nil {
+			return err
+		}
+		next++
+	}
+}

@@ -1,0 +1,194 @@
+// Package wsnative adapts a gorilla/websocket connection to a
+// bytesocket.Socket: plain RFC 6455, used by the server for clients
+// without Ferry's framing and by the Go client's "plain" mode.
+package wsnative
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ferrygw/ferry/bytesocket"
+	"github.com/gorilla/websocket"
+)
+
+// Socket is a plain RFC 6455 connection as a bytesocket.Socket. It is
+// safe for concurrent use as bytesocket.Socket documents.
+type Socket struct {
+	conn     *websocket.Conn
+	header   http.Header
+	maxBytes int
+
+	msgs     chan inMsg    // unbuffered; fed by readLoop
+	readDone chan struct{} // closed when readLoop ends; readErr set before
+	readErr  error
+	wmu      sync.Mutex // serializes writes
+	closed   atomic.Bool
+}
+
+type inMsg struct {
+	typ bytesocket.MessageType
+	p   []byte
+}
+
+var _ bytesocket.Socket = (*Socket)(nil)
+
+// New wraps conn, whose opening request had the given headers; messages
+// over maxBytes close the connection with 1009. It starts a reader
+// goroutine that ends when the connection does.
+func New(conn *websocket.Conn, header http.Header, maxBytes int) *Socket {
+	s := &Socket{
+		conn: conn, header: header, maxBytes: maxBytes,
+		msgs: make(chan inMsg), readDone: make(chan struct{}),
+	}
+	conn.SetReadLimit(int64(maxBytes))
+	conn.SetCloseHandler(s.echoClose)
+	go s.readLoop()
+	return s
+}
+
+func (s *Socket) readLoop() {
+	defer close(s.readDone)
+	for {
+		typ, p, err := s.conn.ReadMessage()
+		if err != nil {
+			s.readErr = s.mapReadErr(err)
+			return
+		}
+		if typ == websocket.TextMessage && !utf8.Valid(p) {
+			s.sendClose(bytesocket.StatusInvalidFramePayload, "invalid UTF-8 in text message")
+			s.readErr = bytesocket.CloseError{Code: bytesocket.StatusInvalidFramePayload, Reason: "invalid UTF-8 in text message"}
+			return
+		}
+		select {
+		case s.msgs <- inMsg{bytesocket.MessageType(typ), p}:
+		case <-s.closedCh():
+			return
+		}
+	}
+}
+
+// echoClose answers the peer's close with the same code and reason.
+func (s *Socket) echoClose(code int, text string) error {
+	if code == websocket.CloseNoStatusReceived {
+		code, text = websocket.CloseNormalClosure, ""
+	}
+	s.sendClose(bytesocket.StatusCode(code), text)
+	return nil
+}
+
+func (s *Socket) closedCh() <-chan struct{} { return s.readDone }
+
+func (s *Socket) mapReadErr(err error) error {
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		return bytesocket.CloseError{Code: bytesocket.StatusCode(ce.Code), Reason: ce.Text}
+	}
+	if errors.Is(err, websocket.ErrReadLimit) {
+		s.sendClose(bytesocket.StatusMessageTooBig, "message too big")
+		return bytesocket.CloseError{Code: bytesocket.StatusMessageTooBig, Reason: "message too big"}
+	}
+	return bytesocket.CloseError{Code: bytesocket.StatusAbnormalClosure}
+}
+
+// Read returns the next message. See bytesocket.Socket.
+func (s *Socket) Read(ctx context.Context) (bytesocket.MessageType, []byte, error) {
+	if s.closed.Load() {
+		return 0, nil, bytesocket.ErrClosed("read")
+	}
+	select {
+	case m := <-s.msgs:
+		return m.typ, m.p, nil
+	case <-s.readDone:
+		if s.closed.Load() {
+			return 0, nil, bytesocket.ErrClosed("read")
+		}
+		return 0, nil, s.readErr
+	case <-ctx.Done():
+		return 0, nil, ctx.Err()
+	}
+}
+
+// Write sends one message. See bytesocket.Socket.
+func (s *Socket) Write(ctx context.Context, typ bytesocket.MessageType, p []byte) error {
+	if typ == bytesocket.Text && !utf8.Valid(p) {
+		return bytesocket.ErrInvalidUTF8
+	}
+	if typ != bytesocket.Text && typ != bytesocket.Binary {
+		return errors.New("wsnative: unknown message type")
+	}
+	if s.closed.Load() {
+		return bytesocket.ErrClosed("write")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	stop := context.AfterFunc(ctx, func() { _ = s.conn.SetWriteDeadline(time.Unix(1, 0)) })
+	defer stop()
+	dl, _ := ctx.Deadline()
+	_ = s.conn.SetWriteDeadline(dl)
+	if err := s.conn.WriteMessage(int(typ), p); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		select {
+		case <-s.readDone:
+			if s.readErr != nil {
+				return s.readErr
+			}
+		default:
+		}
+		return err
+	}
+	return nil
+}
+
+// Close sends a close frame and closes the connection once the peer
+// answers (or after 5 s). See bytesocket.Socket.
+func (s *Socket) Close(code bytesocket.StatusCode, reason string) error {
+	if len(reason) > bytesocket.MaxReasonBytes {
+		return bytesocket.ErrReasonTooLong
+	}
+	if !s.closed.CompareAndSwap(false, true) {
+		return bytesocket.ErrClosed("close")
+	}
+	s.sendClose(code, reason)
+	go func() {
+		t := time.NewTimer(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.msgs: // drain until the peer's close arrives
+				continue
+			case <-s.readDone:
+			case <-t.C:
+			}
+			break
+		}
+		_ = s.conn.Close()
+	}()
+	return nil
+}
+
+func (s *Socket) sendClose(code bytesocket.StatusCode, reason string) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	msg := websocket.FormatCloseMessage(int(code), reason)
+	_ = s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(5*time.Second))
+}
+
+// Subprotocol returns the negotiated subprotocol.
+func (s *Socket) Subprotocol() string  { return s.conn.Subprotocol() }
+// Transport returns "websocket".
+func (s *Socket) Transport() string    { return "websocket" }
+// RemoteAddr returns the peer's address.
+func (s *Socket) RemoteAddr() net.Addr { return s.conn.RemoteAddr() }
+// Header returns the opening request's headers.
+func (s *Socket) Header() http.Header  { return s.header }

@@ -1,0 +1,104 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/ferrygw/ferry/emulation"
+	"github.com/ferrygw/ferry/internal/ferryws"
+	"github.com/gorilla/websocket"
+)
+
+const wsBatchBytes = 64 << 10
+
+// serveFerryWS upgrades B/.ferry/ws (sid "") or B/.ferry/{sid}/ws and
+// carries the session over it until the connection drops or a newer
+// carrier replaces it.
+func (h *Service) serveFerryWS(w http.ResponseWriter, r *http.Request, sid string) {
+	s, last, respHdr, err := h.ferryWSSession(r, sid)
+	if err != nil {
+		emulation.WriteError(w, err)
+		return
+	}
+	s.Hold()
+	defer s.Release()
+	leg, err := s.AttachLeg(last, "websocket", true)
+	if err != nil {
+		emulation.WriteError(w, err)
+		return
+	}
+	defer leg.Detach()
+	conn, err := h.upgrader.Upgrade(w, r, respHdr)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	defer conn.Close()
+	conn.SetReadLimit(int64(s.Config().MaxMessageBytes) + 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	open := s.AppendOpen([]byte{ferryws.Control})
+	first := s.Info().Ack + 1
+	go func() {
+		defer cancel()
+		_ = ferryws.ReadLoop(ctx, conn, s.Channel, first, s.Config().MaxMessageBytes)
+	}()
+	writeFerryWS(ctx, conn, s, leg, open)
+}
+
+func (h *Service) ferryWSSession(r *http.Request, sid string) (*emulation.Session, uint64, http.Header, error) {
+	if sid != "" {
+		s, err := h.emu.Lookup(sid)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		last, err := emulation.ParseLast(r)
+		return s, last, nil, err
+	}
+	if !websocket.IsWebSocketUpgrade(r) {
+		return nil, 0, nil, errNotUpgrade
+	}
+	proto, err := h.selectProtocol(websocket.Subprotocols(r))
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	s, err := h.emu.NewSession(r, proto)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	var hdr http.Header
+	if proto != "" {
+		hdr = http.Header{"Sec-Websocket-Protocol": {proto}}
+	}
+	return s, 0, hdr, nil
+}
+
+func writeFerryWS(ctx context.Context, conn *websocket.Conn, s *emulation.Session, leg *emulation.Leg, open []byte) {
+	hb := s.Config().Heartbeat
+	if conn.WriteMessage(websocket.BinaryMessage, open) != nil {
+		return
+	}
+	for {
+		b, err := leg.Next(ctx, hb, wsBatchBytes)
+		switch err {
+		case nil:
+		case emulation.ErrReplaced:
+			closeConn(conn, 4000, "replaced")
+			return
+		case emulation.ErrSessionDone:
+			closeConn(conn, 1000, "")
+			return
+		default:
+			return
+		}
+		_ = conn.SetWriteDeadline(time.Now().Add(2 * hb))
+		if ferryws.WriteBatch(conn, b) != nil {
+			return
+		}
+	}
+}
+
+func closeConn(conn *websocket.Conn, code int, reason string) {
+	msg := websocket.FormatCloseMessage(code, reason)
+	_ = conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+}

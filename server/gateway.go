@@ -1,0 +1,86 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/ferrygw/ferry/bytesocket"
+	"github.com/ferrygw/ferry/clientjs"
+	"github.com/go-chi/chi/v5"
+	"github.com/rs/cors"
+)
+
+// Gateway serves a set of services, /client.js and a demo page.
+type Gateway struct {
+	// Origins is the allow-list for cross-origin pages (see
+	// OriginChecker), applied to native and emulated requests alike and
+	// to CORS. Empty allows same-host pages only.
+	Origins []string
+	// Logger receives events; nil discards them.
+	Logger *slog.Logger
+
+	router   chi.Router
+	services []*Service
+	srv      *http.Server
+}
+
+// NewGateway returns a gateway with no services.
+func NewGateway(origins []string, logger *slog.Logger) *Gateway {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	g := &Gateway{Origins: origins, Logger: logger, router: chi.NewRouter()}
+	g.router.Get("/client.js", clientjs.Handler().ServeHTTP)
+	g.router.Get("/", servePage)
+	g.router.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	return g
+}
+
+// Handle mounts a service at path, with the gateway's origin policy and
+// CORS for emulation requests, and returns it.
+func (g *Gateway) Handle(path string, cfg ServiceConfig, accept func(bytesocket.Socket)) *Service {
+	cfg.CheckOrigin = OriginChecker(g.Origins)
+	cfg.Logger = g.Logger.With("service", path)
+	svc := NewService(cfg, accept)
+	c := cors.New(cors.Options{
+		AllowOriginFunc: func(o string) bool { return OriginAllowed(g.Origins, o) },
+		AllowedMethods:  []string{http.MethodGet, http.MethodPost},
+		AllowedHeaders:  []string{"Content-Type", "Last-Event-ID"},
+		MaxAge:          600,
+	})
+	g.router.Mount(path, c.Handler(svc))
+	g.services = append(g.services, svc)
+	return svc
+}
+
+// ServeHTTP serves the gateway's routes.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.router.ServeHTTP(w, r) }
+
+// Serve accepts connections on ln until ctx ends, then shuts down
+// gracefully: every session is closed with 1001 and given up to grace to
+// finish.
+func (g *Gateway) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
+	g.srv = &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(g.Logger.Handler(), slog.LevelDebug)}
+	errc := make(chan error, 1)
+	go func() { errc <- g.srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	for _, s := range g.services {
+		s.Shutdown(sctx)
+	}
+	err := g.srv.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = g.srv.Close()
+	}
+	<-errc
+	return err
+}

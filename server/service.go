@@ -1,0 +1,192 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"github.com/ferrygw/ferry/bytesocket"
+	"github.com/ferrygw/ferry/emulation"
+	"github.com/ferrygw/ferry/internal/wsnative"
+	"github.com/ferrygw/ferry/longpoll"
+	"github.com/ferrygw/ferry/sse"
+	"github.com/go-chi/chi/v5"
+	"github.com/gorilla/websocket"
+)
+
+// ServiceConfig configures one service. The zero value serves every
+// carrier with default limits and no subprotocols.
+type ServiceConfig struct {
+	// Protocols lists the supported subprotocols, in no particular order;
+	// the client's first offered protocol that is listed is selected. "*"
+	// selects the client's first offered protocol, whatever it is.
+	Protocols []string
+	// Transports lists the carriers offered to Ferry's client, in order.
+	// Nil means websocket, sse, longpoll.
+	Transports []string
+	// Emulation holds session limits and timers; zero fields take defaults.
+	Emulation emulation.Config
+	// CheckOrigin decides whether a request's Origin is allowed; nil
+	// allows requests without Origin and same-host origins.
+	CheckOrigin func(r *http.Request) bool
+	// Logger receives events; nil discards them.
+	Logger *slog.Logger
+}
+
+// Service serves one WebSocket service on every carrier. Mount it at the
+// service path with the path prefix stripped (chi's Mount does that, or
+// http.StripPrefix).
+type Service struct {
+	cfg      ServiceConfig
+	accept   func(bytesocket.Socket)
+	emu      *emulation.Server
+	upgrader websocket.Upgrader
+	router   chi.Router
+
+	mu      sync.Mutex // guards natives
+	natives map[*wsnative.Socket]struct{}
+	wg      sync.WaitGroup
+}
+
+// NewService returns a service that calls accept, in its own goroutine,
+// for every new socket; the socket is closed with 1000 when accept returns.
+func NewService(cfg ServiceConfig, accept func(bytesocket.Socket)) *Service {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.CheckOrigin == nil {
+		cfg.CheckOrigin = SameOrigin
+	}
+	h := &Service{cfg: cfg, accept: accept, natives: make(map[*wsnative.Socket]struct{})}
+	h.emu = &emulation.Server{
+		Config: cfg.Emulation, Protocols: cfg.Protocols, Transports: cfg.Transports,
+		Logger: cfg.Logger, Accept: func(s *emulation.Session) { accept(s) },
+	}
+	h.emu.Init()
+	h.upgrader = websocket.Upgrader{
+		ReadBufferSize: 1024, WriteBufferSize: 1024,
+		WriteBufferPool: &sync.Pool{},
+		CheckOrigin:     func(*http.Request) bool { return true }, // checked by the router
+	}
+	h.router = h.routes()
+	return h
+}
+
+func (h *Service) routes() chi.Router {
+	r := chi.NewRouter()
+	r.Use(h.originMiddleware)
+	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
+		emulation.WriteError(w, errNotFound)
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
+		writeStatus(w, http.StatusMethodNotAllowed, "ferry: method not allowed")
+	})
+	r.Get("/", h.serveNative)
+	r.Post("/.ferry/open", h.emu.ServeOpen)
+	r.Get("/.ferry/ws", func(w http.ResponseWriter, r *http.Request) { h.serveFerryWS(w, r, "") })
+	r.Get("/.ferry/{sid}/ws", func(w http.ResponseWriter, r *http.Request) {
+		h.serveFerryWS(w, r, chi.URLParam(r, "sid"))
+	})
+	r.Post("/.ferry/{sid}/send", func(w http.ResponseWriter, r *http.Request) {
+		h.emu.ServeSend(w, r, chi.URLParam(r, "sid"))
+	})
+	r.Get("/.ferry/{sid}/sse", func(w http.ResponseWriter, r *http.Request) {
+		h.emu.ServeDownstream(w, r, chi.URLParam(r, "sid"), sse.Downstream{})
+	})
+	r.Get("/.ferry/{sid}/poll", func(w http.ResponseWriter, r *http.Request) {
+		h.emu.ServeDownstream(w, r, chi.URLParam(r, "sid"), longpoll.Downstream{})
+	})
+	return r
+}
+
+// ServeHTTP routes a request relative to the service path.
+func (h *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.router.ServeHTTP(w, r) }
+
+// Sessions returns the number of live emulated or resumable sessions.
+func (h *Service) Sessions() int { return h.emu.Store.Len() }
+
+var (
+	errNotUpgrade = errors.New("ferry: expected a WebSocket upgrade")
+	errNotFound   = errors.New("ferry: not found")
+	errOrigin     = errors.New("ferry: origin not allowed")
+)
+
+func writeStatus(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(msg + "\n"))
+}
+
+func (h *Service) originMiddleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Origin") != "" && !h.cfg.CheckOrigin(r) {
+			writeStatus(w, http.StatusForbidden, errOrigin.Error())
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (h *Service) selectProtocol(offered []string) (string, error) {
+	for _, p := range h.cfg.Protocols {
+		if p == "*" && len(offered) > 0 {
+			return offered[0], nil
+		}
+	}
+	return emulation.SelectProtocol(offered, h.cfg.Protocols)
+}
+
+// serveNative answers a plain RFC 6455 upgrade at the service path.
+func (h *Service) serveNative(w http.ResponseWriter, r *http.Request) {
+	if !websocket.IsWebSocketUpgrade(r) {
+		w.Header().Set("Upgrade", "websocket")
+		writeStatus(w, http.StatusUpgradeRequired, errNotUpgrade.Error())
+		return
+	}
+	proto, err := h.selectProtocol(websocket.Subprotocols(r))
+	if err != nil {
+		emulation.WriteError(w, err)
+		return
+	}
+	var hdr http.Header
+	if proto != "" {
+		hdr = http.Header{"Sec-Websocket-Protocol": {proto}}
+	}
+	conn, err := h.upgrader.Upgrade(w, r, hdr)
+	if err != nil {
+		return
+	}
+	s := wsnative.New(conn, r.Header.Clone(), h.emu.Config.MaxMessageBytes)
+	h.track(s, true)
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		defer h.track(s, false)
+		defer s.Close(bytesocket.StatusNormalClosure, "")
+		h.accept(s)
+	}()
+}
+
+func (h *Service) track(s *wsnative.Socket, add bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if add {
+		h.natives[s] = struct{}{}
+	} else {
+		delete(h.natives, s)
+	}
+}
+
+// Shutdown closes every socket with 1001 and waits for emulated sessions
+// to finish their close handshake until ctx ends.
+func (h *Service) Shutdown(ctx context.Context) {
+	h.mu.Lock()
+	for s := range h.natives {
+		_ = s.Close(bytesocket.StatusGoingAway, "server shutting down")
+	}
+	h.mu.Unlock()
+	h.emu.Shutdown(ctx)
+}
