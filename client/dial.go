@@ -44,6 +44,9 @@ type Options struct {
 	Dialer *websocket.Dialer
 	// MaxBackoff caps the wait between resume attempts. Default 1 s.
 	MaxBackoff time.Duration
+	// MaxBatchBytes caps the payload bytes put in one POST (a single
+	// larger message still goes alone). Default 64 KiB.
+	MaxBatchBytes int
 	// Logger receives carrier events; nil discards them.
 	Logger *slog.Logger
 }
@@ -97,6 +100,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Dialer == nil {
 		o.Dialer = &websocket.Dialer{HandshakeTimeout: 10 * time.Second}
+	}
+	if o.MaxBatchBytes <= 0 {
+		o.MaxBatchBytes = 64 << 10
 	}
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = time.Second
