@@ -20,19 +20,19 @@ const (
 	StatusNoStatusRcvd StatusCode = 1005
 	// StatusAbnormalClosure is reported when the connection or session was
 	// lost without a close. It is never sent.
-	StatusAbnormalClosure      StatusCode = 1006
-	StatusInvalidFramePayload  StatusCode = 1007
-	StatusPolicyViolation      StatusCode = 1008
-	StatusMessageTooBig        StatusCode = 1009
-	StatusMandatoryExtension   StatusCode = 1010
-	StatusInternalError        StatusCode = 1011
-	StatusServiceRestart       StatusCode = 1012
-	StatusTryAgainLater        StatusCode = 1013
-	StatusBadGateway           StatusCode = 1014
-	StatusTLSHandshake         StatusCode = 1015
-	StatusResumeOutsideWindow  StatusCode = 4010
-	StatusSessionExpired       StatusCode = 4011
-	StatusSlowConsumer         StatusCode = 4012
+	StatusAbnormalClosure     StatusCode = 1006
+	StatusInvalidFramePayload StatusCode = 1007
+	StatusPolicyViolation     StatusCode = 1008
+	StatusMessageTooBig       StatusCode = 1009
+	StatusMandatoryExtension  StatusCode = 1010
+	StatusInternalError       StatusCode = 1011
+	StatusServiceRestart      StatusCode = 1012
+	StatusTryAgainLater       StatusCode = 1013
+	StatusBadGateway          StatusCode = 1014
+	StatusTLSHandshake        StatusCode = 1015
+	StatusResumeOutsideWindow StatusCode = 4010
+	StatusSessionExpired      StatusCode = 4011
+	StatusSlowConsumer        StatusCode = 4012
 )
 
 // Sendable reports whether code may be sent in a close frame: 1000-1003,

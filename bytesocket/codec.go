@@ -1,6 +1,7 @@
 package bytesocket
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"unicode/utf8"
@@ -96,8 +97,9 @@ func Unescape(dst, s []byte) ([]byte, error) {
 	return append(dst, s[start:]...), nil
 }
 
-// ParseFrame decodes one text or binary frame. The returned payload is
-// freshly allocated. A Text payload that is not valid UTF-8 is returned
+// ParseFrame decodes one text or binary frame. It accepts only the frames
+// AppendFrame writes, so a parsed frame re-encodes to the same bytes. The
+// returned payload is freshly allocated. A Text payload that is not valid UTF-8 is returned
 // with ErrInvalidUTF8 so the caller can close with
 // StatusInvalidFramePayload.
 func ParseFrame(line []byte) (MessageType, []byte, error) {
@@ -115,6 +117,9 @@ func ParseFrame(line []byte) (MessageType, []byte, error) {
 		}
 		return Text, p, nil
 	case 'b':
+		if bytes.ContainsAny(line[1:], "\r\n") { // base64 would skip them
+			return 0, nil, ErrBadFrame
+		}
 		p := make([]byte, base64.StdEncoding.DecodedLen(len(line)-1))
 		n, err := base64.StdEncoding.Strict().Decode(p, line[1:])
 		if err != nil {

@@ -74,12 +74,14 @@ func (c *Conn) carryWS(ctx context.Context, conn *websocket.Conn) (bool, error) 
 	}
 	defer leg.Detach()
 	c.transport.Store(WebSocket)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	errc := make(chan error, 1)
 	go func() {
 		errc <- ferryws.ReadLoop(ctx, conn, c.Channel, last+1, c.info.MaxMessage)
-		conn.Close()
+		cancel()
 	}()
 	for {
 		b, err := leg.Next(ctx, c.heartbeat(), 64<<10)

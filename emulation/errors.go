@@ -25,6 +25,8 @@ var (
 	ErrNoProtocol      = errors.New("ferry: no supported subprotocol")
 	ErrBadProtocol     = errors.New("ferry: malformed subprotocol list")
 	ErrShuttingDown    = errors.New("ferry: server shutting down")
+	ErrInvalidUTF8     = errors.New("ferry: text message is not valid UTF-8")
+	ErrMessageTooBig   = errors.New("ferry: message too big")
 )
 
 // Status maps an error from this package to the HTTP status documented in
@@ -35,7 +37,7 @@ func Status(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, ErrSeqGap):
 		return http.StatusConflict
-	case errors.Is(err, ErrBodyTooLarge), errors.Is(err, bytesocket.ErrMessageTooBig):
+	case errors.Is(err, ErrBodyTooLarge), errors.Is(err, ErrMessageTooBig), errors.Is(err, bytesocket.ErrMessageTooBig):
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrTooManySessions), errors.Is(err, ErrShuttingDown):
 		return http.StatusServiceUnavailable

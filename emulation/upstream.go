@@ -78,12 +78,15 @@ func (sv *Server) send(r *http.Request, s *Session) (uint64, error) {
 		return 0, errWith(ErrMissingSeq, "seq must be a number ≥ 1")
 	}
 	recv, err := s.Deliver(r.Context(), seq, frames)
+	if errors.Is(err, bytesocket.ErrMessageTooBig) {
+		return recv, ErrMessageTooBig
+	}
 	if err != nil {
 		return recv, err
 	}
 	if errors.Is(perr, bytesocket.ErrInvalidUTF8) {
 		s.Abort(bytesocket.StatusInvalidFramePayload, "invalid UTF-8 in text message")
-		return recv, perr
+		return recv, ErrInvalidUTF8
 	}
 	return recv, perr
 }

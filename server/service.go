@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/ferrygw/ferry/bytesocket"
@@ -78,9 +79,10 @@ func (h *Service) routes() chi.Router {
 	r := chi.NewRouter()
 	r.Use(h.originMiddleware)
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
-		emulation.WriteError(w, errNotFound)
+		writeStatus(w, http.StatusNotFound, errNotFound.Error())
 	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allowFor(r.URL.Path))
 		writeStatus(w, http.StatusMethodNotAllowed, "ferry: method not allowed")
 	})
 	r.Get("/", h.serveNative)
@@ -118,6 +120,15 @@ func writeStatus(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(msg + "\n"))
+}
+
+// allowFor returns the Allow header for a service path: the upstream and
+// open endpoints take POST, everything else GET.
+func allowFor(path string) string {
+	if strings.HasSuffix(path, "/send") || strings.HasSuffix(path, "/open") {
+		return "POST, OPTIONS"
+	}
+	return "GET, OPTIONS"
 }
 
 func (h *Service) originMiddleware(next http.Handler) http.Handler {

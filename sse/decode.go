@@ -40,7 +40,8 @@ const (
 	lineSkip                   // a comment or an unknown field
 )
 
-// maxKept is the largest buffer a Parser keeps after an event.
+// maxKept is the size above which a Parser drops a buffer that is more
+// than four times what the last event needed from it.
 const maxKept = 1 << 20
 
 var bom = []byte("\xEF\xBB\xBF")
@@ -71,7 +72,7 @@ type Parser struct {
 }
 
 // Feed parses the next chunk of the stream and calls emit for each event
-// it completes. After ErrEventTooLarge the Parser is stuck: Feed returns
+// it completes; the event's Data is only valid until emit returns. After ErrEventTooLarge the Parser is stuck: Feed returns
 // that error again. When the stream ends, an unfinished event is simply
 // never emitted.
 func (p *Parser) Feed(b []byte, emit func(Event)) error {
@@ -259,7 +260,7 @@ func (p *Parser) endData() error {
 	if v := p.data[p.vstart:]; !utf8.Valid(v) {
 		p.scratch = appendUTF8(p.scratch[:0], v)
 		p.data = append(p.data[:p.vstart], p.scratch...)
-		p.scratch = trim(p.scratch)
+		p.scratch = trim(p.scratch, len(p.scratch))
 	}
 	if len(p.data) > p.limit() {
 		return ErrEventTooLarge
@@ -286,7 +287,7 @@ func (p *Parser) endValue() {
 			p.retry, p.hasRetry = d, true
 		}
 	}
-	p.val = trim(p.val)
+	p.val = trim(p.val, len(v))
 }
 
 // dispatch ends the event at a blank line; it has no data if ok is false.
@@ -302,13 +303,14 @@ func (p *Parser) dispatch() (ev Event, ok bool) {
 	}
 	n := len(p.data) - 1 // drop the last LF
 	ev = Event{Type: typ, Data: p.data[:n:n], ID: p.lastID}
-	p.data = trim(p.data)
+	p.data = trim(p.data, n)
 	return ev, true
 }
 
-// trim empties b for reuse, or drops it if it has grown large.
-func trim(b []byte) []byte {
-	if cap(b) > maxKept {
+// trim empties b for reuse, or drops it if it has grown large and only
+// used bytes of it were needed.
+func trim(b []byte, used int) []byte {
+	if cap(b) > maxKept && cap(b) > 4*used {
 		return nil
 	}
 	return b[:0]
@@ -387,8 +389,9 @@ func invalidLen(b []byte) int {
 // readSize is the size of a Decoder's read buffer.
 const readSize = 32 << 10
 
-// Decoder reads events from an event stream, as Parser does. It is not
-// safe for concurrent use.
+// Decoder reads events from an event stream, as Parser does. It reads in
+// chunks of up to 32 KiB, so it may read past the event it returns. It is
+// not safe for concurrent use.
 type Decoder struct {
 	// MaxEventBytes limits an event's data, and the value of an id or event
 	// field, in bytes. Zero means DefaultMaxEventBytes.

@@ -401,10 +401,10 @@ func BenchmarkDecoder(b *testing.B) {
 }
 
 func TestDecoderLargeEvent(t *testing.T) {
-	// Buffers grown past maxKept are dropped after the event; the next
-	// events must not notice.
+	// A buffer grown past maxKept is dropped after an event that needed
+	// much less of it; the events must not notice.
 	big := strings.Repeat("x", 2*maxKept)
-	want := []string{big, big[:maxKept+1], "b"}
+	want := []string{big, "a", big[:maxKept+1], big, "b"}
 	var in []byte
 	for _, w := range want {
 		in = AppendEvent(in, 0, []byte(w))

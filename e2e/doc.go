@@ -1,0 +1,25 @@
+// Package e2e holds Ferry's browser tests: they drive a real headless
+// Chromium with chromedp against a real Ferry gateway on loopback.
+//
+// Everything lives in test files. TestMain starts three HTTP servers and
+// one Chromium process for the whole package:
+//
+//   - the main gateway (echo at /echo, a closing service at /closer, and
+//     the test pages under /e2e/), which the differential, echo, legacy
+//     and demo tests use from its own origin;
+//   - a second gateway, served with Gateway.Serve, whose origin list holds
+//     only the pages server below;
+//   - a pages server on another port (another origin) for the CORS tests.
+//
+// The browser runs the page script testdata/runner.js; Go starts a case
+// with E2E.start(...) and polls E2E.result(id), so no page needs Promise.
+//
+// Run with
+//
+//	go test -race -count=1 ./e2e/ -v
+//
+// Chromium is /usr/bin/chromium (Debian's chromium package, or set
+// FERRY_CHROMIUM). Without it the tests skip, except when CI=true, where
+// they fail. FERRY_E2E_LOG=1 prints the gateways' logs and the pages'
+// console to the test log.
+package e2e
