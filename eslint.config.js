@@ -38,7 +38,8 @@ module.exports = [
         setTimeout: 'readonly', clearTimeout: 'readonly', console: 'readonly', globalThis: 'readonly',
         Blob: 'readonly', TextEncoder: 'readonly', TextDecoder: 'readonly', Buffer: 'readonly',
         EventTarget: 'readonly', Event: 'readonly', MessageEvent: 'readonly', DOMException: 'readonly',
-        URL: 'readonly', Uint8Array: 'readonly', ArrayBuffer: 'readonly', Promise: 'readonly'
+        URL: 'readonly', Uint8Array: 'readonly', ArrayBuffer: 'readonly', Promise: 'readonly',
+        setImmediate: 'readonly', WebSocket: 'readonly', DataView: 'readonly'
       }
     }
   }

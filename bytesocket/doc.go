@@ -12,6 +12,9 @@
 // [AppendText], [AppendBinary] and [ParseFrame] are the codec used where only
 // text can travel (an event stream, a text/plain POST body).
 //
+// Package sockettest holds the conformance suite every Socket
+// implementation passes, and Pipe, an in-memory Socket pair for tests.
+//
 // # Concurrency
 //
 // Read must be called from one goroutine at a time. Write and Close are safe

@@ -42,7 +42,7 @@ func newConn(base *url.URL, o *Options, info emulation.OpenInfo, header http.Hea
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Conn{Channel: ch, base: base, o: o, info: info, header: header, ctx: ctx, cancel: cancel}
-	c.transport.Store("")
+	c.transport.Store(o.Transport)
 	return c
 }
 

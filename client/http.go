@@ -22,7 +22,8 @@ const ackDelay = 50 * time.Millisecond
 func (c *Conn) carryHTTP(ctx context.Context, t string) (bool, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	leg, err := c.Attach(c.Acked(), t, true)
+	// Long-poll needs no pure acks: every poll acknowledges.
+	leg, err := c.Attach(c.Acked(), t, t != LongPoll)
 	if err != nil {
 		return false, err
 	}
@@ -47,7 +48,6 @@ func isFatal(err error) bool {
 	return errors.As(fatalFor(err), &fe)
 }
 
-
 // upstream POSTs frames and acknowledgements until ctx ends.
 func (c *Conn) upstream(ctx context.Context, leg *emulation.Leg) error {
 	maxBody := min(int(c.info.MaxBody/2), c.o.MaxBatchBytes)
@@ -62,8 +62,14 @@ func (c *Conn) upstream(ctx context.Context, leg *emulation.Leg) error {
 		if len(b.Frames) == 0 && b.Ack == 0 {
 			continue
 		}
-		if len(b.Frames) == 0 && !sleepCtx(ctx, ackDelay) {
-			return ctx.Err()
+		if len(b.Frames) == 0 {
+			// Only an ack is due: let frames written meanwhile join it,
+			// but send as soon as there is one.
+			more, err := leg.Next(ctx, ackDelay, maxBody)
+			if err != nil && err != emulation.ErrSessionDone {
+				return err
+			}
+			b.Frames = more.Frames
 		}
 		if err := c.postRetry(ctx, b.Frames); err != nil {
 			return err

@@ -53,6 +53,7 @@ func readOpen(conn *websocket.Conn) (emulation.OpenInfo, error) {
 // carryWS resumes (or, with first, continues) the session on a WebSocket.
 func (c *Conn) carryWS(ctx context.Context, conn *websocket.Conn) (bool, error) {
 	last := c.Received()
+	ack := c.info.Ack // the open frame Dial already read
 	if conn == nil {
 		u := *c.base
 		u.Path += "/.ferry/" + c.info.Session + "/ws"
@@ -62,13 +63,15 @@ func (c *Conn) carryWS(ctx context.Context, conn *websocket.Conn) (bool, error) 
 			return false, httpErr(resp, err)
 		}
 		conn = cn
+		info, err := readOpen(conn)
+		if err != nil {
+			conn.Close()
+			return false, err
+		}
+		ack = info.Ack
 	}
 	defer conn.Close()
-	info, err := readOpen(conn)
-	if err != nil {
-		return false, err
-	}
-	leg, err := c.Attach(info.Ack, WebSocket, true)
+	leg, err := c.Attach(ack, WebSocket, true)
 	if err != nil {
 		return false, err
 	}

@@ -427,8 +427,12 @@
     return n <= MAX_NUMBER ? n : -1;
   }
 
-  // parseClose parses "c<code>[ <escaped reason>]" from index 1 of line.
+  // parseClose parses "c[<code>[ <escaped reason>]]"; a bare "c" is a
+  // close without a status code, reported as 1005.
   function parseClose(line) {
+    if (line === 'c') {
+      return {kind: 'c', code: 1005, reason: '', size: 0};
+    }
     var m = /^c(0|[1-9][0-9]*)(?: ([\s\S]*))?$/.exec(line);
     if (!m) {
       throw new Error('ferry: bad close frame');
@@ -462,7 +466,7 @@
       } else if (f.kind === 'b') {
         f.line = 'b' + base64Encode(f.data);
       } else {
-        f.line = 'c' + f.code + (f.reason ? ' ' + escapeText(f.reason) : '');
+        f.line = f.code === 1005 ? 'c' : 'c' + f.code + (f.reason ? ' ' + escapeText(f.reason) : '');
       }
       f.lineBytes = f.kind === 'b' ? f.line.length : utf8Length(f.line);
     }
@@ -1437,17 +1441,17 @@
   // transports option reorders or restricts it.
   var TRANSPORTS = [
     {name: 'websocket', enabled: function (env) {
-      return typeof env.WebSocket === 'function' && typeof Uint8Array !== 'undefined';
+      return !!env.WebSocket && typeof Uint8Array !== 'undefined';
     }, open: function (s, id) {
       return new WSCarrier(s, id);
     }},
     {name: 'sse', enabled: function (env) {
-      return typeof env.XMLHttpRequest === 'function';
+      return !!env.XMLHttpRequest;
     }, open: function (s, id) {
       return new SSECarrier(s, id);
     }},
     {name: 'longpoll', enabled: function (env) {
-      return typeof env.XMLHttpRequest === 'function';
+      return !!env.XMLHttpRequest;
     }, open: function (s, id) {
       return new PollCarrier(s, id);
     }}
@@ -1573,11 +1577,15 @@
   // adopt takes the session parameters from POST open or a new Ferry
   // WebSocket's "o" frame, and opens the socket.
   Session.prototype.adopt = function (info, c) {
-    var list = info.transports, i;
-    merge(this.info, info);
+    var list = info.transports, i, k;
+    for (k in DEFAULT_INFO) {
+      if (own(DEFAULT_INFO, k) && typeof info[k] === 'number' && info[k] > 0) {
+        this.info[k] = info[k];
+      }
+    }
     this.sid = info.session;
     this.protocol = typeof info.protocol === 'string' ? info.protocol : '';
-    if (list && list.length) {
+    if (list && list.length && typeof list !== 'string') {
       this.allowed = [];
       for (i = 0; i < this.order.length; i++) {
         if (indexOf(list, this.order[i]) >= 0) {
@@ -1587,7 +1595,7 @@
     }
     this.cands = this.candidatesFrom(c.name);
     this.candIdx = 0;
-    this.transport = c.name;
+    this.transport = this.allows(c.name) ? c.name : this.cands[1] || c.name;
     this.upAck(typeof info.ack === 'number' ? info.ack : 0);
     if (!c.up) {
       this.startDeadline();
@@ -1856,8 +1864,9 @@
 
   // checkClosed finishes once both close frames were exchanged.
   Session.prototype.checkClosed = function () {
-    if (this.remoteClose && this.localClose && this.localClose.sent && this.phase !== CLOSED) {
-      this.finish(this.remoteClose.code, this.remoteClose.reason, true);
+    var r = this.remoteClose;
+    if (r && this.phase !== CLOSED && ((this.localClose && this.localClose.sent) || this.upBroken)) {
+      this.finish(r.code, r.reason, true);
     }
   };
 
@@ -1908,15 +1917,13 @@
     this.pumpHTTP();
   };
 
+  // flushWS writes the queued frames the connection has not carried yet.
   Session.prototype.flushWS = function (c) {
-    var i, f;
-    for (i = 0; i < this.queue.length && c === this.carrier; i++) {
+    var i = this.queue.length ? Math.max(0, c.sent - this.queue[0].seq + 1) : 0, f;
+    for (; i < this.queue.length && c === this.carrier; i++) {
       f = this.queue[i];
       if (f.pending) {
         break;
-      }
-      if (f.seq <= c.sent) {
-        continue;
       }
       if (!c.send(f)) {
         return;
@@ -2002,8 +2009,19 @@
       this.lost();
       return;
     }
-    if (status === 400 || status === 409 || status === 413) {
-      this.upBroken = true; // the server closes the session and tells us downstream
+    if (status === 409) {
+      this.lost(); // the server is missing frames it acknowledged: cannot recover
+      return;
+    }
+    if (status === 400 || status === 413) {
+      // The server refused the batch and closes the session (1007, 1009):
+      // its close frame comes downstream. Stop sending, and give up if it
+      // never comes.
+      this.upBroken = true;
+      this.t.set('broken', this.info.resumeTimeoutMs, function () {
+        self.lost();
+      });
+      this.checkClosed();
       return;
     }
     if (ack > this.ackSent) {
@@ -2090,7 +2108,7 @@
       return;
     }
     this.phase = CLOSING;
-    this.enqueueClose(code === undefined ? 1000 : code, reason || '');
+    this.enqueueClose(code === undefined ? 1005 : code, reason || '');
   };
 
   Session.prototype.lost = function () {
@@ -2368,8 +2386,12 @@
         var data = payload;
         if (kind === 'b') {
           data = bufferOf(payload);
-          if (st.binaryType === 'blob' && typeof env.Blob === 'function') {
-            data = new env.Blob([data]);
+          if (st.binaryType === 'blob' && env.Blob) {
+            try {
+              data = new env.Blob([data]);
+            } catch (e) {
+              // no usable Blob: deliver the ArrayBuffer
+            }
           }
         }
         emit('message', {data: data, origin: st.url.origin, lastEventId: '', source: null, ports: []});

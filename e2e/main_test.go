@@ -28,6 +28,7 @@ var env struct {
 	corsURL  string // gateway that allows only pagesURL: http://127.0.0.1:B
 	pagesURL string // pages server: http://127.0.0.1:A
 	pagesAlt string // the same pages server under another origin: http://localhost:A
+	deadPort int    // a loopback port nothing listens on
 
 	browser    context.Context // a chromedp context that owns the browser
 	browserErr error           // why there is no browser
@@ -79,6 +80,12 @@ func startServers(ctx context.Context) (stop func(), err error) {
 	if err != nil {
 		return nil, err
 	}
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	env.deadPort = dead.Addr().(*net.TCPAddr).Port
+	dead.Close()
 	env.mainURL = "http://" + lnMain.Addr().String()
 	env.corsURL = "http://" + lnCORS.Addr().String()
 	env.pagesURL = "http://" + lnPages.Addr().String()

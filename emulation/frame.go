@@ -45,6 +45,9 @@ func (f *Frame) AppendText(dst []byte) []byte {
 
 func appendClose(dst []byte, code bytesocket.StatusCode, reason []byte) []byte {
 	dst = append(dst, KindClose)
+	if code == bytesocket.StatusNoStatusRcvd {
+		return dst // a close without a status code
+	}
 	dst = strconv.AppendInt(dst, int64(code), 10)
 	if len(reason) > 0 {
 		dst = append(dst, ' ')
@@ -76,6 +79,9 @@ func ParseSequenced(line []byte) (Frame, error) {
 }
 
 func parseClose(s []byte) (Frame, error) {
+	if len(s) == 0 {
+		return Frame{Kind: KindClose, Code: bytesocket.StatusNoStatusRcvd}, nil
+	}
 	num, rest := s, []byte(nil)
 	for i, c := range s {
 		if c == ' ' {

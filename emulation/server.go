@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/ferrygw/ferry/bytesocket"
@@ -121,10 +122,14 @@ func (sv *Server) Shutdown(ctx context.Context) {
 }
 
 // SelectProtocol returns the first offered protocol that is supported, ""
-// when none was offered, or ErrNoProtocol.
+// when none was offered, or ErrNoProtocol. A supported entry "*" accepts
+// the first offered protocol, whatever it is.
 func SelectProtocol(offered, supported []string) (string, error) {
 	if len(offered) == 0 {
 		return "", nil
+	}
+	if slices.Contains(supported, "*") {
+		return offered[0], nil
 	}
 	for _, p := range offered {
 		for _, q := range supported {

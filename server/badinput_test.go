@@ -162,7 +162,7 @@ func waitClose(t *testing.T, closes <-chan sessionClose, sid string, want byteso
 
 // closeAndWait closes s and waits for the peer's answering close, so that
 // no carrier is left open when the test server shuts down.
-func closeAndWait(t *testing.T, s bytesocket.Socket) {
+func closeAndWait(t testing.TB, s bytesocket.Socket) {
 	t.Helper()
 	if err := s.Close(bytesocket.StatusNormalClosure, ""); err != nil {
 		t.Fatal(err)
@@ -188,4 +188,3 @@ func echoOnce(t *testing.T, s bytesocket.Socket, msg string) {
 		t.Fatalf("echo: %q, %v", p, err)
 	}
 }
-

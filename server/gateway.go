@@ -34,7 +34,7 @@ func NewGateway(origins []string, logger *slog.Logger) *Gateway {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	g := &Gateway{Origins: origins, Logger: logger, router: chi.NewRouter()}
-	g.router.Get("/client.js", clientjs.Handler().ServeHTTP)
+	g.router.Handle("/client.js", clientjs.Handler())
 	g.router.Get("/", servePage)
 	g.router.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	return g

@@ -142,11 +142,6 @@ func (h *Service) originMiddleware(next http.Handler) http.Handler {
 }
 
 func (h *Service) selectProtocol(offered []string) (string, error) {
-	for _, p := range h.cfg.Protocols {
-		if p == "*" && len(offered) > 0 {
-			return offered[0], nil
-		}
-	}
 	return emulation.SelectProtocol(offered, h.cfg.Protocols)
 }
 

@@ -3,6 +3,7 @@ package sockettest
 import (
 	"bytes"
 	"context"
+	bin "encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -17,8 +18,8 @@ type msg struct {
 	data []byte
 }
 
-func text(s string) msg     { return msg{bytesocket.Text, []byte(s)} }
-func binary(p []byte) msg   { return msg{bytesocket.Binary, p} }
+func text(s string) msg   { return msg{bytesocket.Text, []byte(s)} }
+func binary(p []byte) msg { return msg{bytesocket.Binary, p} }
 func textAndBinary(s string) []msg {
 	return []msg{text(s), binary([]byte(s))}
 }
@@ -166,17 +167,15 @@ func testLarge(t *testing.T, ctx context.Context, server, client bytesocket.Sock
 
 // noise returns n pseudo-random bytes (xorshift64*), the same for a seed.
 func noise(n int, seed uint64) []byte {
-	p := make([]byte, n)
+	p := make([]byte, n+8)
 	x := seed
-	for i := range p {
-		if i%8 == 0 {
-			x ^= x >> 12
-			x ^= x << 25
-			x ^= x >> 27
-		}
-		p[i] = byte((x * 0x2545F4914F6CDD1D) >> (8 * (i % 8)))
+	for i := 0; i < n; i += 8 {
+		x ^= x >> 12
+		x ^= x << 25
+		x ^= x >> 27
+		bin.LittleEndian.PutUint64(p[i:], x*0x2545F4914F6CDD1D)
 	}
-	return p
+	return p[:n:n]
 }
 
 // testInvalidUTF8 checks that Write refuses text that is not UTF-8, sends

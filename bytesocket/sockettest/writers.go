@@ -10,16 +10,15 @@ import (
 )
 
 const (
-	writers          = 8
-	writerMessages   = 200
-	writerPadModulus = 97
+	writers        = 8
+	writerMessages = 200
 )
 
 // writerMsg is message i of writer w: text for even writers, binary for
 // odd ones, with a header and a padding whose length varies.
 func writerMsg(w, i int) msg {
 	m := msg{bytesocket.Text, fmt.Appendf(nil, "%d %d ", w, i)}
-	m.data = append(m.data, bytes.Repeat([]byte{'a' + byte(w)}, (i*7+w)%writerPadModulus)...)
+	m.data = append(m.data, bytes.Repeat([]byte{'a' + byte(w)}, (i*7+w)%97)...)
 	if w%2 == 1 {
 		m.typ = bytesocket.Binary
 	}

@@ -322,7 +322,7 @@ test('POST open refused with 400 fails without trying long-poll', () => {
   const log = record(ws);
   h.clock.tick(100);
   assert.deepEqual(log, ['error', 'close:1006::false']);
-  assert.equal(server.requests.filter(([m, p]) => p.includes('/open')).length, 1);
+  assert.equal(server.requests.filter(([, p]) => p.includes('/open')).length, 1);
 });
 
 test('Ferry.install replaces WebSocket and keeps the native one underneath', () => {

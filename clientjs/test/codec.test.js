@@ -101,7 +101,8 @@ test('parseSequenced reads t, b and c frames', () => {
   assert.equal(I.parseSequenced('b').data.length, 0);
   assert.deepEqual(I.parseSequenced('c1000'), {kind: 'c', code: 1000, reason: '', size: 0});
   assert.deepEqual(I.parseSequenced('c4001 bye\\r\\nnow'), {kind: 'c', code: 4001, reason: 'bye\r\nnow', size: 0});
-  for (const bad of ['x', 'c', 'c01000', 'c1000x', 'b@@@@', 't\\q']) {
+  assert.deepEqual(I.parseSequenced('c'), {kind: 'c', code: 1005, reason: '', size: 0});
+  for (const bad of ['x', 'c01000', 'c1000x', 'b@@@@', 't\\q']) {
     assert.throws(() => I.parseSequenced(bad), undefined, bad);
   }
 });
@@ -111,6 +112,7 @@ test('frameLine writes the text form of outgoing frames', () => {
   assert.equal(I.frameLine({kind: 'b', data: new Uint8Array([0, 255])}), 'bAP8=');
   assert.equal(I.frameLine({kind: 'b', data: new Uint8Array(0)}), 'b');
   assert.equal(I.frameLine({kind: 'c', code: 1000, reason: ''}), 'c1000');
+  assert.equal(I.frameLine({kind: 'c', code: 1005, reason: ''}), 'c');
   assert.equal(I.frameLine({kind: 'c', code: 3001, reason: 'x\ny'}), 'c3001 x\\ny');
   const f = {kind: 't', data: '\u00e9'};
   I.frameLine(f);

@@ -353,6 +353,9 @@ function parseLine(line) {
     return {kind: 'b', data: Buffer.from(line.slice(1), 'base64')};
   }
   if (k === 'c') {
+    if (line === 'c') {
+      return {kind: 'c', code: 1005, reason: ''};
+    }
     const m = /^c(\d+)(?: (.*))?$/s.exec(line);
     return {kind: 'c', code: +m[1], reason: m[2] ? unescapeText(m[2]) : ''};
   }
@@ -374,6 +377,8 @@ class FakeServer {
     this.refuseWS = false; // WebSocket upgrades fail
     this.hangWS = false; // WebSocket upgrades never complete
     this.failPOSTs = 0; // fail this many send POSTs with a network error
+    this.failPolls = false; // long-poll requests fail with a network error
+    this.failOpens = 0; // fail this many POST open requests with a network error
     this.holdPOSTs = false; // keep send POSTs unanswered until release()
     this.held = [];
     this.requests = []; // [method, path with query]
@@ -489,6 +494,10 @@ class FakeServer {
     if (!m) {
       return this.later(() => x.respond(404, 'ferry: not found\n'));
     }
+    if (m[1] && this.failOpens > 0) {
+      this.failOpens--;
+      return this.later(() => x.fail());
+    }
     if (m[1]) {
       return this.later(() => {
         const s = this.create(x.param('protocols'));
@@ -507,6 +516,9 @@ class FakeServer {
     }
     if (m[3] === 'sse') {
       return this.later(() => this.sseLeg(s, x, +x.param('last')));
+    }
+    if (this.failPolls) {
+      return this.later(() => x.fail());
     }
     return this.later(() => this.pollLeg(s, x, +x.param('last')));
   }

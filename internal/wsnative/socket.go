@@ -73,11 +73,9 @@ func (s *Socket) readLoop() {
 	}
 }
 
-// echoClose answers the peer's close with the same code and reason.
+// echoClose answers the peer's close with the same code and reason (an
+// empty close frame when the peer sent no code).
 func (s *Socket) echoClose(code int, text string) error {
-	if code == websocket.CloseNoStatusReceived {
-		code, text = websocket.CloseNormalClosure, ""
-	}
 	s.sendClose(bytesocket.StatusCode(code), text)
 	return nil
 }
@@ -185,10 +183,13 @@ func (s *Socket) sendClose(code bytesocket.StatusCode, reason string) {
 }
 
 // Subprotocol returns the negotiated subprotocol.
-func (s *Socket) Subprotocol() string  { return s.conn.Subprotocol() }
+func (s *Socket) Subprotocol() string { return s.conn.Subprotocol() }
+
 // Transport returns "websocket".
-func (s *Socket) Transport() string    { return "websocket" }
+func (s *Socket) Transport() string { return "websocket" }
+
 // RemoteAddr returns the peer's address.
 func (s *Socket) RemoteAddr() net.Addr { return s.conn.RemoteAddr() }
+
 // Header returns the opening request's headers.
-func (s *Socket) Header() http.Header  { return s.header }
+func (s *Socket) Header() http.Header { return s.header }

@@ -5,6 +5,7 @@
 package leaktest
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"runtime"
@@ -18,11 +19,12 @@ const settle = 5 * time.Second
 
 // Main runs the tests and exits. A passing run fails, with every
 // goroutine's stack on stderr, if more goroutines are alive after the
-// tests than before them.
+// tests than before them. Fuzzing runs are not checked: the fuzzing
+// engine keeps goroutines of its own.
 func Main(m *testing.M) {
 	before := runtime.NumGoroutine()
 	code := m.Run()
-	if code == 0 && !settled(before) {
+	if code == 0 && !fuzzing() && !settled(before) {
 		fmt.Fprintf(os.Stderr, "leaktest: %d goroutines before the tests, %d after:\n\n%s\n",
 			before, runtime.NumGoroutine(), stacks())
 		code = 1
@@ -40,6 +42,16 @@ func settled(n int) bool {
 			return false
 		}
 	}
+}
+
+// fuzzing reports whether go test was asked to fuzz.
+func fuzzing() bool {
+	for _, name := range []string{"test.fuzz", "test.fuzzworker"} {
+		if f := flag.Lookup(name); f != nil && f.Value.String() != "" && f.Value.String() != "false" {
+			return true
+		}
+	}
+	return false
 }
 
 func stacks() []byte {

@@ -1,0 +1,62 @@
+package bytesocket_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/ferrygw/ferry/bytesocket"
+	"github.com/ferrygw/ferry/bytesocket/sockettest"
+)
+
+func ExampleAppendFrame() {
+	text := bytesocket.AppendFrame(nil, bytesocket.Text, []byte("line 1\r\nline 2 \\o/"))
+	binary := bytesocket.AppendFrame(nil, bytesocket.Binary, []byte{0x00, 0x01, 0xfe, 0xff})
+	fmt.Printf("%s\n%s\n", text, binary)
+	// Output:
+	// tline 1\r\nline 2 \\o/
+	// bAAH+/w==
+}
+
+func ExampleParseFrame() {
+	typ, p, err := bytesocket.ParseFrame([]byte(`tdata: x\n\nid: 3`))
+	fmt.Printf("%s %q %v\n", typ, p, err)
+
+	_, _, err = bytesocket.ParseFrame([]byte(`tan unknown \x escape`))
+	fmt.Println(err)
+	// Output:
+	// text "data: x\n\nid: 3" <nil>
+	// bytesocket: malformed frame
+}
+
+func ExampleCloseStatus() {
+	err := fmt.Errorf("relay: %w", bytesocket.CloseError{Code: bytesocket.StatusGoingAway, Reason: "server shutting down"})
+	fmt.Println(bytesocket.CloseStatus(err))
+	fmt.Println(bytesocket.CloseStatus(io.ErrUnexpectedEOF))
+	// Output:
+	// 1001
+	// -1
+}
+
+func ExampleNetConn() {
+	ctx := context.Background()
+	server, client := sockettest.Pipe()
+	conn := bytesocket.NetConn(ctx, server, bytesocket.Binary)
+	defer conn.Close()
+
+	// Each Write is one message to the client.
+	_, _ = conn.Write([]byte("CONNECTED\n\n"))
+	typ, msg, _ := client.Read(ctx)
+	fmt.Printf("client got %s %q\n", typ, msg)
+
+	// The client's messages read as one stream, and its close as io.EOF.
+	for _, m := range []string{"SEND\n", "destination:", "/queue/a\n\n"} {
+		_ = client.Write(ctx, bytesocket.Text, []byte(m))
+	}
+	_ = client.Close(bytesocket.StatusNormalClosure, "bye")
+	stream, err := io.ReadAll(conn)
+	fmt.Printf("server read %q, %v\n", stream, err)
+	// Output:
+	// client got binary "CONNECTED\n\n"
+	// server read "SEND\ndestination:/queue/a\n\n", <nil>
+}
