@@ -26,11 +26,13 @@ type Conn struct {
 	header http.Header
 
 	transport atomic.Value // string
+	carriers  atomic.Int64 // carriers attached so far
 	ctx       context.Context
 	cancel    context.CancelFunc
 
-	mu      sync.Mutex         // guards dropCur
-	dropCur context.CancelFunc // ends the current carrier
+	mu        sync.Mutex         // guards dropCur and interrupt
+	dropCur   context.CancelFunc // ends the current carrier
+	interrupt bool               // drop the next carrier at once
 }
 
 var _ bytesocket.Socket = (*Conn)(nil)
@@ -61,6 +63,16 @@ func (c *Conn) Header() http.Header { return c.header }
 // SessionID returns the session id.
 func (c *Conn) SessionID() string { return c.info.Session }
 
+// Resumes returns how many times the session was resumed on a new
+// carrier after the first.
+func (c *Conn) Resumes() int { return int(max(c.carriers.Load()-1, 0)) }
+
+// attached records a carrier as current.
+func (c *Conn) attached(t string) {
+	c.transport.Store(t)
+	c.carriers.Add(1)
+}
+
 // Interrupt drops the current carrier, as a network fault would; the
 // session resumes on the next transport in Options.Resume. It is meant for
 // tests and fault drills.
@@ -69,6 +81,8 @@ func (c *Conn) Interrupt() {
 	defer c.mu.Unlock()
 	if c.dropCur != nil {
 		c.dropCur()
+	} else {
+		c.interrupt = true // no carrier yet: drop the first one
 	}
 }
 
@@ -90,6 +104,10 @@ func (c *Conn) carrierCtx() (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(c.ctx)
 	c.mu.Lock()
 	c.dropCur = cancel
+	if c.interrupt {
+		c.interrupt = false
+		defer cancel()
+	}
 	c.mu.Unlock()
 	return ctx, cancel
 }

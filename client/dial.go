@@ -162,9 +162,11 @@ func dialPlain(ctx context.Context, base *url.URL, o *Options) (bytesocket.Socke
 func dialHTTP(ctx context.Context, base *url.URL, o *Options) (bytesocket.Socket, error) {
 	u := *base
 	u.Path += "/.ferry/open"
+	q := url.Values{"transport": {o.Transport}}
 	if len(o.Protocols) > 0 {
-		u.RawQuery = url.Values{"protocols": {strings.Join(o.Protocols, ",")}}.Encode()
+		q.Set("protocols", strings.Join(o.Protocols, ","))
 	}
+	u.RawQuery = q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
 	if err != nil {
 		return nil, err

@@ -28,7 +28,7 @@ func (c *Conn) carryHTTP(ctx context.Context, t string) (bool, error) {
 		return false, err
 	}
 	defer leg.Detach()
-	c.transport.Store(t)
+	c.attached(t)
 	upErr := make(chan error, 1)
 	go func() {
 		err := c.upstream(ctx, leg)

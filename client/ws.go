@@ -76,7 +76,7 @@ func (c *Conn) carryWS(ctx context.Context, conn *websocket.Conn) (bool, error) 
 		return false, err
 	}
 	defer leg.Detach()
-	c.transport.Store(WebSocket)
+	c.attached(WebSocket)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })

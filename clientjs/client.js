@@ -1029,7 +1029,7 @@
       return;
     }
     this.req = request(s.env, {
-      method: 'POST', url: s.url.http + '/.ferry/open' + s.openQuery(), body: '',
+      method: 'POST', url: s.url.http + '/.ferry/open' + s.openQuery(this.name), body: '',
       timeout: s.opts.requestTimeout, withCredentials: s.opts.withCredentials,
       onDone: function (status, text) {
         var info;
@@ -1562,8 +1562,13 @@
     c.start();
   };
 
-  Session.prototype.openQuery = function () {
-    var q = query({protocols: this.protocols.length ? this.protocols.join(',') : undefined});
+  // openQuery builds the query of a session-creating request; transport
+  // (on POST open) announces the carrier that will attach first.
+  Session.prototype.openQuery = function (transport) {
+    var q = query({
+      protocols: this.protocols.length ? this.protocols.join(',') : undefined,
+      transport: transport
+    });
     if (this.url.query) {
       q = q ? q + '&' + this.url.query : this.url.query;
     }

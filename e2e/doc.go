@@ -20,6 +20,13 @@
 //
 // Chromium is /usr/bin/chromium (Debian's chromium package, or set
 // FERRY_CHROMIUM). Without it the tests skip, except when CI=true, where
-// they fail. FERRY_E2E_LOG=1 prints the gateways' logs and the pages'
-// console to the test log.
+// they fail.
+//
+// Environment knobs:
+//
+//   - FERRY_E2E_LOG=1 prints the gateways' logs and every page's console;
+//   - FERRY_E2E_CASES=a,b runs only those differential cases;
+//   - FERRY_E2E_STRICT=1 fails on the documented places where Chromium
+//     departs from the standard and Ferry follows the standard
+//     (specDeviations in api_test.go), instead of logging them.
 package e2e

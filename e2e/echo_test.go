@@ -69,15 +69,15 @@ func TestEchoMixed(t *testing.T) {
 	tb.open(env.mainURL + "/e2e/api.html")
 	for _, target := range append([]string{"native"}, ferryTransports...) {
 		t.Run(target, func(t *testing.T) {
-			r := tb.run(target, "echo-mixed", map[string]any{"n": 1000}, 120*time.Second)
+			r := tb.run(target, "echo-mixed", map[string]any{"n": 1000}, 45*time.Second)
 			if r.Error != "" {
-				t.Fatal(r.Error)
+				t.Fatalf("%s (progress: %v)", r.Error, r.Partial)
 			}
 			if r.Checks["allEqualInOrder"] != true {
 				t.Errorf("%v", r.Checks)
 			}
 			checkTransport(t, target, r.Info["transport"])
-			t.Logf("%s: %v ms for ~%v code units/bytes", target, r.Info["ms"], r.Info["units"])
+			t.Logf("%s: %v ms for %.0f code units and bytes", target, r.Info["ms"], r.Info["units"])
 		})
 	}
 }

@@ -165,9 +165,9 @@ func closer(s bytesocket.Socket) {
 }
 
 // pagesHandler serves testdata under /e2e/ and /client.js. client.js comes
-// from the gateway; while the gateway does not serve it (its embed is
-// still a placeholder) the file on disk stands in, and TestClientJSServed
-// fails.
+// from the gateway; should the gateway fail to serve it, the file on disk
+// stands in so the browser tests still test the client, and
+// TestClientJSServed fails.
 func pagesHandler(gw http.Handler) http.Handler {
 	files := http.StripPrefix("/e2e/", http.FileServer(http.Dir("testdata")))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -23,6 +23,9 @@ func (sv *Server) ServeOpen(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, err)
 		return
 	}
+	if t := r.URL.Query().Get("transport"); t == "longpoll" {
+		s.transport.Store(t)
+	}
 	body, _ := json.Marshal(s.Info())
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

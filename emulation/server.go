@@ -64,6 +64,9 @@ func (sv *Server) NewSession(r *http.Request, protocol string) (*Session, error)
 	default:
 	}
 	s := newSession(sv.Config, r, protocol, sv.Transports)
+	if strings.HasSuffix(r.URL.Path, "/ws") {
+		s.transport.Store("websocket")
+	}
 	if err := sv.Store.Add(s); err != nil {
 		s.expiry.Stop()
 		return nil, err

@@ -43,7 +43,7 @@ func newSession(cfg Config, r *http.Request, protocol string, transports []strin
 		remote:     remoteAddr(r),
 		transports: transports,
 	}
-	s.transport.Store("")
+	s.transport.Store("sse") // until a carrier attaches; see ServeOpen
 	s.expiry = time.AfterFunc(s.cfg.ResumeTimeout, s.expire)
 	return s
 }

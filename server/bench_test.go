@@ -179,4 +179,3 @@ func BenchmarkDownstream(b *testing.B) {
 		})
 	}
 }
-

@@ -533,7 +533,7 @@ test('the app query string travels with the session-creating requests', () => {
   h.open('ws://example.com/echo/?token=abc', ['p']);
   h.clock.tick(50);
   assert.equal(server.requests[0][1], '/echo/.ferry/ws?token=abc');
-  assert.equal(server.requests[1][1], '/echo/.ferry/open?protocols=p&token=abc');
+  assert.equal(server.requests[1][1], '/echo/.ferry/open?protocols=p&transport=sse&token=abc');
 });
 
 test('a 413 on send stops the upstream; the server close that follows ends the session', () => {

@@ -68,25 +68,6 @@
     return out;
   }
 
-  function utf8Len(s) {
-    var n = 0, i, c;
-    s = usv(s);
-    for (i = 0; i < s.length; i++) {
-      c = s.charCodeAt(i);
-      if (c < 0x80) {
-        n += 1;
-      } else if (c < 0x800) {
-        n += 2;
-      } else if (c >= 0xd800 && c <= 0xdbff) {
-        n += 4;
-        i++;
-      } else {
-        n += 3;
-      }
-    }
-    return n;
-  }
-
   // esc shows a string with every non-printable-ASCII code unit escaped.
   function esc(s) {
     var out = '', i, c;
@@ -232,6 +213,9 @@
       results[id] = JSON.stringify(r);
     }
     timer = setTimeout(function () {
+      if (t && t.probe) {
+        t.probe();
+      }
       finish({error: 'case timed out in the page after ' + (params.timeoutMs || 60000) + ' ms', partial: t && t.partial});
     }, params.timeoutMs || 60000);
     var make = makerFor(target);
@@ -257,6 +241,9 @@
         finish({checks: checks, info: info});
       },
       fail: function (msg) {
+        if (t.probe) {
+          t.probe();
+        }
         finish({error: msg, partial: t.partial});
       }
     };
@@ -328,12 +315,6 @@
     };
   }
 
-  function send(ws, items) {
-    for (var i = 0; i < items.length; i++) {
-      ws.send(items[i]);
-    }
-  }
-
   // sequence runs steps one after another; each step is function(next).
   function sequence(steps, done) {
     var i = 0;
@@ -346,13 +327,6 @@
       s(next);
     }
     next();
-  }
-
-  // closeAndWait closes ws (if args given) and reports the close event.
-  function onClose(ws, cb) {
-    ws.onclose = function (e) {
-      cb(e);
-    };
   }
 
   function keysOf(o) {
@@ -403,10 +377,12 @@
       ws.send('x');
     });
     c.newWithoutArgs = attempt(function () {
-      return new W() && 'constructed';
+      new W().close();
+      return 'constructed';
     });
     c.callWithoutNew = attempt(function () {
-      return W(t.url('/echo')) && 'constructed';
+      W(t.url('/echo')).close();
+      return 'constructed';
     });
     ws.close();
     t.done(c);
@@ -1214,7 +1190,18 @@
       for (i = 0; i < n; i++) {
         ws.send(sent[i]);
       }
-      var got = 0, bad = -1, bytes = 0;
+      var got = 0, bad = -1, bytes = 0, progress = {got: 0};
+      t.partial = progress;
+      t.probe = function () {
+        progress.got = got;
+        progress.bad = bad;
+        progress.readyState = ws.readyState;
+        progress.bufferedAmount = ws.bufferedAmount;
+        progress.transport = ws.transport;
+      };
+      ws.onclose = function (e) {
+        t.fail('closed after ' + got + ' echoes: ' + closeInfo(e));
+      };
       ws.onmessage = function (e) {
         var want = sent[got], ok;
         if (typeof want === 'string') {
