@@ -41,6 +41,7 @@ func newConn(base *url.URL, o *Options, info emulation.OpenInfo, header http.Hea
 	ch := emulation.NewChannel(emulation.Config{
 		MaxMessageBytes: info.MaxMessage,
 		WindowBytes:     info.WindowBytes,
+		InboundBytes:    info.WindowBytes, // all the server may send unacknowledged
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Conn{Channel: ch, base: base, o: o, info: info, header: header, ctx: ctx, cancel: cancel}

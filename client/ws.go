@@ -76,6 +76,7 @@ func (c *Conn) carryWS(ctx context.Context, conn *websocket.Conn) (bool, error) 
 		return false, err
 	}
 	defer leg.Detach()
+	leg.SetCredit(c.info.InboundBytes)
 	c.attached(WebSocket)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -61,7 +61,8 @@
     resumeTimeoutMs: 30000,
     maxMessageBytes: 16777216,
     maxBodyBytes: 22369622,
-    windowBytes: 1048576
+    windowBytes: 1048576,
+    inboundBytes: 0 // credit on a Ferry WebSocket; 0: no limit
   };
 
   var hasOwn = Object.prototype.hasOwnProperty;
@@ -1904,6 +1905,10 @@
       this.buffered -= this.queue.shift().size;
     }
     this.checkClosed();
+    var c = this.carrier;
+    if (c && c.name === 'websocket' && c.up && this.phase !== CLOSED) {
+      this.flushWS(c); // the ack freed credit
+    }
   };
 
   // pump moves queued frames and due acknowledgements onto the current
@@ -1922,14 +1927,21 @@
     this.pumpHTTP();
   };
 
-  // flushWS writes the queued frames the connection has not carried yet.
+  // flushWS writes the queued frames the connection has not carried yet,
+  // within the server's credit: at most inboundBytes unacknowledged (the
+  // server acknowledges what its application has read, PROTOCOL.md §6).
   Session.prototype.flushWS = function (c) {
-    var i = this.queue.length ? Math.max(0, c.sent - this.queue[0].seq + 1) : 0, f;
+    var i = this.queue.length ? Math.max(0, c.sent - this.queue[0].seq + 1) : 0, f, k;
+    var credit = this.info.inboundBytes, inflight = 0;
+    for (k = 0; credit > 0 && k < i && k < this.queue.length; k++) {
+      inflight += this.queue[k].size;
+    }
     for (; i < this.queue.length && c === this.carrier; i++) {
       f = this.queue[i];
-      if (f.pending) {
+      if (f.pending || (credit > 0 && inflight > 0 && inflight + f.size > credit)) {
         break;
       }
+      inflight += f.size;
       if (!c.send(f)) {
         return;
       }

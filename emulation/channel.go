@@ -25,9 +25,10 @@ type Channel struct {
 	acked    uint64  // highest outbound Seq the peer acknowledged
 	outBytes int
 
-	recv    uint64 // highest inbound Seq delivered to inq
-	inq     []inItem
-	inBytes int
+	recv     uint64 // highest inbound Seq delivered to inq
+	consumed uint64 // highest inbound Seq the application has read
+	inq      []inItem
+	inBytes  int
 
 	leg *Leg // current carrier, or nil
 
@@ -41,6 +42,7 @@ type Channel struct {
 }
 
 type inItem struct {
+	seq   uint64
 	typ   bytesocket.MessageType
 	data  []byte
 	close *bytesocket.CloseError

@@ -10,8 +10,10 @@ type Downstream interface {
 	// Name is the transport name ("sse", "longpoll").
 	Name() string
 	// ServeLeg writes frames from leg to w until the leg ends, the request
-	// ends, or the carrier decides to end the response.
-	ServeLeg(w http.ResponseWriter, r *http.Request, s *Session, leg *Leg)
+	// ends, or the carrier decides to end the response. It must call
+	// release exactly once, when it no longer uses the leg; it may return
+	// before that if it took the connection over (a hijacked stream).
+	ServeLeg(w http.ResponseWriter, r *http.Request, s *Session, leg *Leg, release func())
 }
 
 // ServeDownstream handles GET B/.ferry/{sid}/{sse,poll}: it resumes after
@@ -28,18 +30,20 @@ func (sv *Server) ServeDownstream(w http.ResponseWriter, r *http.Request, sid st
 		return
 	}
 	s.Hold()
-	defer s.Release()
 	leg, err := s.AttachLeg(last, d.Name(), false)
-	if err == ErrOutsideWindow {
-		writeOutsideWindow(w)
-		return
-	}
 	if err != nil {
-		WriteError(w, err)
+		s.Release()
+		if err == ErrOutsideWindow {
+			writeOutsideWindow(w)
+		} else {
+			WriteError(w, err)
+		}
 		return
 	}
-	defer leg.Detach()
-	d.ServeLeg(w, r, s, leg)
+	d.ServeLeg(w, r, s, leg, func() {
+		leg.Detach()
+		s.Release()
+	})
 }
 
 func writeOutsideWindow(w http.ResponseWriter) {

@@ -57,7 +57,7 @@ func (c *Channel) deliverOne(ctx context.Context, f Frame) error {
 		}
 	}
 	c.recv++
-	c.inq = append(c.inq, inItem{typ: f.MessageType(), data: f.Data})
+	c.inq = append(c.inq, inItem{seq: c.recv, typ: f.MessageType(), data: f.Data})
 	c.inBytes += len(f.Data)
 	c.changed()
 	return nil
@@ -68,7 +68,7 @@ func (c *Channel) receiveClose(f Frame) {
 	c.recv++
 	ce := bytesocket.CloseError{Code: f.Code, Reason: string(f.Data)}
 	c.remoteClose = &ce
-	c.inq = append(c.inq, inItem{close: &ce})
+	c.inq = append(c.inq, inItem{seq: c.recv, close: &ce})
 	if !c.localClosed && !c.finished {
 		c.sendClose(f.Code, string(f.Data))
 	}
@@ -96,6 +96,7 @@ func (c *Channel) Read(ctx context.Context) (bytesocket.MessageType, []byte, err
 		}
 		if len(c.inq) > 0 {
 			it := c.inq[0]
+			c.consumed = max(c.consumed, it.seq)
 			c.inq[0] = inItem{}
 			c.inq = c.inq[1:]
 			if len(c.inq) == 0 {

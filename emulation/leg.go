@@ -12,6 +12,7 @@ type Leg struct {
 	c         *Channel
 	transport string
 	wantAcks  bool // report inbound progress (Batch.Ack) for in-band acks
+	credit    int  // most unacknowledged payload bytes in flight; 0: no limit
 
 	// guarded by c.mu
 	cursor   uint64 // highest Seq handed out on this leg
@@ -19,8 +20,19 @@ type Leg struct {
 	replaced bool
 }
 
-// Batch is what a leg has to send: frames, an inbound acknowledgement to
-// pass on (when the leg reports acks), or nothing (the wait ran out: send a
+// SetCredit limits the leg to n payload bytes sent but not acknowledged
+// (a single larger frame may go when nothing is in flight); 0 removes the
+// limit. The Ferry WebSocket needs it: the peer acknowledges only what its
+// application has read, so a sender within credit never fills the peer's
+// inbound queue and the peer's reader never stops (PROTOCOL.md §6).
+func (l *Leg) SetCredit(n int) {
+	l.c.mu.Lock()
+	defer l.c.mu.Unlock()
+	l.credit = n
+}
+
+// Batch is what a leg has to send: frames, an acknowledgement of inbound
+// frames the application has read (when the leg reports acks), or nothing (the wait ran out: send a
 // heartbeat).
 type Batch struct {
 	Frames []Frame
@@ -52,7 +64,7 @@ func (c *Channel) Attach(last uint64, transport string, wantAcks bool) (*Leg, er
 	if c.leg != nil {
 		c.leg.replaced = true
 	}
-	l := &Leg{c: c, transport: transport, wantAcks: wantAcks, cursor: last, upAcked: c.recv}
+	l := &Leg{c: c, transport: transport, wantAcks: wantAcks, cursor: last, upAcked: c.consumed}
 	c.leg = l
 	c.changed()
 	return l, nil
@@ -128,9 +140,9 @@ func (c *Channel) closeDelivered(l *Leg) bool {
 func (l *Leg) take(maxBytes int) Batch {
 	c := l.c
 	var b Batch
-	if l.wantAcks && c.recv > l.upAcked {
-		l.upAcked = c.recv
-		b.Ack = c.recv
+	if l.wantAcks && c.consumed > l.upAcked {
+		l.upAcked = c.consumed
+		b.Ack = c.consumed
 	}
 	if len(c.out) == 0 || l.cursor >= c.sent {
 		return b
@@ -139,11 +151,23 @@ func (l *Leg) take(maxBytes int) Batch {
 	if first := c.out[0].Seq; l.cursor >= first {
 		i = int(l.cursor - first + 1)
 	}
+	inflight := 0
+	if l.credit > 0 {
+		for k := range i {
+			inflight += c.out[k].size()
+		}
+	}
 	n := 0
 	j := i
 	for j < len(c.out) && (j == i || n+c.out[j].size() <= maxBytes) {
+		if l.credit > 0 && inflight+n > 0 && inflight+n+c.out[j].size() > l.credit {
+			break
+		}
 		n += c.out[j].size()
 		j++
+	}
+	if j == i {
+		return b
 	}
 	b.Frames = append([]Frame(nil), c.out[i:j]...)
 	l.cursor = c.out[j-1].Seq

@@ -125,16 +125,17 @@ func (s *Session) AttachLeg(last uint64, transport string, wantAcks bool) (*Leg,
 
 // OpenInfo is the JSON object of PROTOCOL.md §4.
 type OpenInfo struct {
-	V           int      `json:"v"`
-	Session     string   `json:"session"`
-	Protocol    string   `json:"protocol"`
-	Transports  []string `json:"transports"`
-	HeartbeatMs int64    `json:"heartbeatMs"`
-	ResumeMs    int64    `json:"resumeTimeoutMs"`
-	MaxMessage  int      `json:"maxMessageBytes"`
-	MaxBody     int64    `json:"maxBodyBytes"`
-	WindowBytes int      `json:"windowBytes"`
-	Ack         uint64   `json:"ack"`
+	V            int      `json:"v"`
+	Session      string   `json:"session"`
+	Protocol     string   `json:"protocol"`
+	Transports   []string `json:"transports"`
+	HeartbeatMs  int64    `json:"heartbeatMs"`
+	ResumeMs     int64    `json:"resumeTimeoutMs"`
+	MaxMessage   int      `json:"maxMessageBytes"`
+	MaxBody      int64    `json:"maxBodyBytes"`
+	WindowBytes  int      `json:"windowBytes"`
+	InboundBytes int      `json:"inboundBytes"`
+	Ack          uint64   `json:"ack"`
 }
 
 // Info returns the session's parameters with the current upstream ack.
@@ -143,7 +144,7 @@ func (s *Session) Info() OpenInfo {
 		V: 1, Session: s.id, Protocol: s.protocol, Transports: s.transports,
 		HeartbeatMs: s.cfg.Heartbeat.Milliseconds(), ResumeMs: s.cfg.ResumeTimeout.Milliseconds(),
 		MaxMessage: s.cfg.MaxMessageBytes, MaxBody: s.cfg.MaxBodyBytes,
-		WindowBytes: s.cfg.WindowBytes, Ack: s.Received(),
+		WindowBytes: s.cfg.WindowBytes, InboundBytes: s.cfg.InboundBytes, Ack: s.Received(),
 	}
 }
 

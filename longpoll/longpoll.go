@@ -18,7 +18,8 @@ func (Downstream) Name() string { return "longpoll" }
 
 // ServeLeg holds the request until frames are ready (or Config.PollHold
 // passes) and answers them, or a heartbeat.
-func (Downstream) ServeLeg(w http.ResponseWriter, r *http.Request, s *emulation.Session, leg *emulation.Leg) {
+func (Downstream) ServeLeg(w http.ResponseWriter, r *http.Request, s *emulation.Session, leg *emulation.Leg, release func()) {
+	defer release()
 	cfg := s.Config()
 	b, err := leg.Next(r.Context(), cfg.PollHold, cfg.StreamBytes)
 	switch err {

@@ -1,6 +1,7 @@
 package sse
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"sync"
@@ -27,36 +28,104 @@ func (Downstream) Name() string { return "sse" }
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
 
 // ServeLeg streams frames from leg until the budget is spent, the leg is
-// replaced or the session ends.
-func (Downstream) ServeLeg(w http.ResponseWriter, r *http.Request, s *emulation.Session, leg *emulation.Leg) {
-	cfg := s.Config()
+// replaced or the session ends. On HTTP/1.x it takes the connection off
+// net/http after the headers (see hijack) and streams from a goroutine of
+// its own, so an idle stream holds no net/http buffers and one small
+// goroutine; a client that went away is noticed at the next write (at the
+// latest the next heartbeat).
+func (Downstream) ServeLeg(w http.ResponseWriter, r *http.Request, s *emulation.Session, leg *emulation.Leg, release func()) {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
 	h.Set("Cache-Control", "no-cache, no-store, no-transform")
 	h.Set("X-Accel-Buffering", "no")
+	hb := s.Config().Heartbeat
+	if out, done, ok := hijack(w, r, hb); ok {
+		go func() {
+			defer release()
+			defer done()
+			streamLeg(context.Background(), s, leg, out)
+		}()
+		return
+	}
+	defer release()
 	rc := http.NewResponseController(w)
-	bp := bufPool.Get().(*[]byte)
-	defer func() { bufPool.Put(bp) }()
-	buf := append((*bp)[:0], Prelude(PreludeBytes)...)
-	buf = append(buf, "retry: 1000\n"...)
-	buf = AppendFrameEvent(buf, 0, s.AppendOpen(nil))
-	written := 0
-	for {
-		if !flushOut(w, rc, buf, cfg.Heartbeat) {
-			return
-		}
-		written += len(buf)
-		if written >= cfg.StreamBytes {
-			flushOut(w, rc, AppendFrameEvent(buf[:0], 0, []byte{emulation.KindReconnect}), cfg.Heartbeat)
-			return
-		}
-		b, err := leg.Next(r.Context(), cfg.Heartbeat, cfg.StreamBytes-written)
+	streamLeg(r.Context(), s, leg, func(p []byte) bool { return flushOut(w, rc, p, hb) })
+}
+
+// hijack takes an HTTP/1.x connection from net/http, writes the response
+// head (headers already set on w, CORS included, and Connection: close, so
+// the body ends with the connection), and returns a writer for the body.
+func hijack(w http.ResponseWriter, r *http.Request, hb time.Duration) (out func([]byte) bool, done func(), ok bool) {
+	hj, isHJ := w.(http.Hijacker)
+	if !isHJ || r.ProtoMajor != 1 {
+		return nil, nil, false
+	}
+	conn, brw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, false
+	}
+	brw.Reader.Reset(nil) // release net/http's buffers
+	brw.Writer.Reset(nil)
+	w.Header().Set("Connection", "close")
+	head := []byte("HTTP/1.1 200 OK\r\n")
+	var b headBuf
+	_ = w.Header().Write(&b)
+	head = append(append(head, b...), "\r\n"...)
+	out = func(p []byte) bool {
+		_ = conn.SetWriteDeadline(time.Now().Add(2 * hb))
+		_, err := conn.Write(p)
+		return err == nil
+	}
+	if !out(head) {
+		conn.Close()
+		return nil, nil, false
+	}
+	return out, func() { conn.Close() }, true
+}
+
+type headBuf []byte
+
+func (b *headBuf) Write(p []byte) (int, error) {
+	*b = append(*b, p...)
+	return len(p), nil
+}
+
+// streamLeg writes the prelude, the open event, then batches from leg until
+// the budget is spent (ending with a reconnect frame) or the leg ends.
+func streamLeg(ctx context.Context, s *emulation.Session, leg *emulation.Leg, out func([]byte) bool) {
+	cfg := s.Config()
+	written, ok := send(out, func(buf []byte) []byte {
+		buf = append(buf, Prelude(PreludeBytes)...)
+		buf = append(buf, "retry: 1000\n"...)
+		return AppendFrameEvent(buf, 0, s.AppendOpen(nil))
+	})
+	for ok && written < cfg.StreamBytes {
+		b, err := leg.Next(ctx, cfg.Heartbeat, cfg.StreamBytes-written)
 		if err != nil {
 			return
 		}
-		buf = appendBatch(buf[:0], b)
-		*bp = buf
+		var n int
+		n, ok = send(out, func(buf []byte) []byte { return appendBatch(buf, b) })
+		written += n
 	}
+	if ok {
+		send(out, func(buf []byte) []byte {
+			return AppendFrameEvent(buf, 0, []byte{emulation.KindReconnect})
+		})
+	}
+}
+
+// send fills a pooled buffer with fill and writes it with out, returning
+// the byte count and whether it succeeded.
+func send(out func([]byte) bool, fill func([]byte) []byte) (int, bool) {
+	bp := bufPool.Get().(*[]byte)
+	buf := fill((*bp)[:0])
+	ok := out(buf)
+	if cap(buf) <= 64<<10 {
+		*bp = buf[:0]
+		bufPool.Put(bp)
+	}
+	return len(buf), ok
 }
 
 // appendBatch writes a batch as events; an empty batch is a heartbeat.

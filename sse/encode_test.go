@@ -147,7 +147,7 @@ func TestPrelude(t *testing.T) {
 			t.Errorf("Prelude(%d) = %q", n, got)
 		}
 	}
-	if &Prelude(2048)[0] != &Prelude(2048)[0] {
+	if a, b := Prelude(2048), Prelude(2048); &a[0] != &b[0] {
 		t.Error("Prelude(2048) is not cached")
 	}
 	if n := testing.AllocsPerRun(10, func() { Prelude(2048) }); n != 0 {
