@@ -575,35 +575,63 @@
   var CONTROL_EDGES = new RegExp('^[\\s\\u0000-\\u001f]+|[\\s\\u0000-\\u001f]+$', 'g');
 
   // parseFallback is a small URL parser for engines without URL: absolute
-  // hierarchical URLs, and references relative to base.
+  // URLs of the special schemes (ws, wss, http, https) and references
+  // relative to base, following the URL standard where WebSocket URLs
+  // meet it: backslashes count as slashes, any run of slashes precedes the
+  // host, IPv6 literals are checked, and the path and query are
+  // percent-encoded.
   function parseFallback(env, input, base) {
     var s = input.replace(CONTROL_EDGES, '').replace(/[\t\n\r]/g, '');
     if (!/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(s)) {
       if (base === undefined) {
         throw syntaxError(env, "The URL '" + input + "' is invalid.");
       }
-      s = resolveRef(s, base);
+      s = resolveRef(s.replace(/\\/g, '/'), base);
     }
-    var m = /^([a-zA-Z][a-zA-Z0-9+.-]*:)\/\/([^/?#]*)([^?#]*)(\?[^#]*)?(#[\s\S]*)?$/.exec(s);
-    if (!m) {
+    var m = /^([a-zA-Z][a-zA-Z0-9+.-]*:)([^?#]*)(\?[^#]*)?(#[\s\S]*)?$/.exec(s);
+    var scheme = m && m[1].toLowerCase();
+    var rest = m && SCHEMES[scheme] ? m[2].replace(/\\/g, '/') : '';
+    var hier = /^\/*([^/]*)([\s\S]*)$/.exec(rest);
+    if (!m || !SCHEMES[scheme] || !hier) {
+      if (m && !SCHEMES[scheme]) {
+        return {protocol: scheme, hostname: '', port: '', pathname: '', search: '', hash: '', fragment: false, userinfo: ''};
+      }
       throw syntaxError(env, "The URL '" + input + "' is invalid.");
     }
-    var authority = m[2], at = authority.lastIndexOf('@'), userinfo = '', hostport, hp;
+    var authority = hier[1], at = authority.lastIndexOf('@'), userinfo = '', hostport, hp;
     if (at >= 0) {
       userinfo = authority.slice(0, at);
       authority = authority.slice(at + 1);
     }
-    hostport = /^(\[[^\]]*\]|[^:]*)(?::([0-9]*))?$/.exec(authority);
-    if (!hostport || !hostport[1]) {
+    hostport = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]*)(?::([0-9]*))?$/.exec(authority);
+    if (!hostport || !hostport[1] || (hostport[2] && +hostport[2] > 65535)) {
       throw syntaxError(env, "The URL '" + input + "' is invalid.");
     }
     hp = hostport[2] ? String(+hostport[2]) : '';
     return {
-      protocol: m[1].toLowerCase(), hostname: hostport[1].toLowerCase(), port: hp,
-      pathname: removeDots(m[3] || '/'), search: m[4] && m[4].length > 1 ? m[4] : '',
-      hash: m[5] && m[5].length > 1 ? m[5] : '', fragment: m[5] !== undefined && m[5] !== '',
+      protocol: scheme, hostname: hostport[1].toLowerCase(), port: hp,
+      pathname: percentEncode(removeDots(hier[2] || '/'), PATH_UNSAFE),
+      search: m[3] && m[3].length > 1 ? percentEncode(m[3], QUERY_UNSAFE) : '',
+      hash: m[4] && m[4].length > 1 ? m[4] : '', fragment: m[4] !== undefined && m[4] !== '',
       userinfo: userinfo
     };
+  }
+
+  // The characters the URL standard percent-encodes in a special URL's
+  // path and query (besides controls and non-ASCII).
+  // eslint-disable-next-line no-control-regex -- the URL standard encodes exactly these
+  var PATH_UNSAFE = new RegExp('[\\ud800-\\udbff][\\udc00-\\udfff]|[\\u0000-\\u0020"<>`{}\\u007f-\\uffff]', 'g');
+  // eslint-disable-next-line no-control-regex -- the URL standard encodes exactly these
+  var QUERY_UNSAFE = new RegExp("[\\ud800-\\udbff][\\udc00-\\udfff]|[\\u0000-\\u0020\"'<>\\u007f-\\uffff]", 'g');
+
+  function percentEncode(s, unsafe) {
+    return s.replace(unsafe, function (c) {
+      try {
+        return c === "'" ? '%27' : encodeURIComponent(c);
+      } catch (e) {
+        return '%EF%BF%BD'; // a lone surrogate becomes U+FFFD
+      }
+    });
   }
 
   function resolveRef(ref, base) {
@@ -2235,6 +2263,23 @@
   }
   defineConstants(FerryWebSocket);
   defineConstants(FerryWebSocket.prototype);
+
+  // Look like the native constructor where the engine lets us: its name is
+  // "WebSocket", it declares one required argument, and instances print as
+  // [object WebSocket].
+  function lookNative(ctor) {
+    /* global Symbol -- ES2015, present in some ES5 engines; checked with typeof */
+    try {
+      Object.defineProperty(ctor, 'name', {value: 'WebSocket', configurable: true});
+      Object.defineProperty(ctor, 'length', {value: 1, configurable: true});
+    } catch (e) {
+      // ES5 engines: name and length are not configurable
+    }
+    if (typeof Symbol === 'function' && Symbol.toStringTag) {
+      Object.defineProperty(ctor.prototype, Symbol.toStringTag, {value: 'WebSocket', configurable: true});
+    }
+  }
+  lookNative(FerryWebSocket);
 
   function state(ws) {
     var st = ws && ws._ferry;

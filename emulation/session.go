@@ -148,9 +148,12 @@ func (s *Session) Info() OpenInfo {
 	}
 }
 
-// AppendOpen appends the "o" control frame.
-func (s *Session) AppendOpen(dst []byte) []byte {
-	b, _ := json.Marshal(s.Info())
+// AppendOpen appends the "o" control frame with the current Info.
+func (s *Session) AppendOpen(dst []byte) []byte { return AppendOpenInfo(dst, s.Info()) }
+
+// AppendOpenInfo appends the "o" control frame for info.
+func AppendOpenInfo(dst []byte, info OpenInfo) []byte {
+	b, _ := json.Marshal(info)
 	return append(append(dst, KindOpen), b...)
 }
 

@@ -22,23 +22,36 @@ func (h *Service) serveFerryWS(w http.ResponseWriter, r *http.Request, sid strin
 		return
 	}
 	s.Hold()
-	defer s.Release()
 	leg, err := s.AttachLeg(last, "websocket", true)
 	if err != nil {
+		s.Release()
 		emulation.WriteError(w, err)
 		return
 	}
-	defer leg.Detach()
 	conn, err := h.upgrader.Upgrade(w, r, respHdr)
 	if err != nil {
+		leg.Detach()
+		s.Release()
 		return // the upgrader has answered
 	}
+	// Carry the session from goroutines of our own and return, so that
+	// net/http lets go of the hijacked connection's buffers and its deep
+	// handler stack while the session idles.
+	go carryFerryWS(conn, s, leg)
+}
+
+// carryFerryWS runs the writer here and the reader in a second goroutine
+// until the connection drops or the leg ends.
+func carryFerryWS(conn *websocket.Conn, s *emulation.Session, leg *emulation.Leg) {
+	defer s.Release()
+	defer leg.Detach()
 	defer conn.Close()
 	conn.SetReadLimit(int64(s.Config().MaxMessageBytes) + 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	open := s.AppendOpen([]byte{ferryws.Control})
-	first := s.Info().Ack + 1
+	info := s.Info() // one snapshot: the client resends from info.Ack+1
+	open := emulation.AppendOpenInfo([]byte{ferryws.Control}, info)
+	first := info.Ack + 1
 	go func() {
 		defer cancel()
 		_ = ferryws.ReadLoop(ctx, conn, s.Channel, first, s.Config().MaxMessageBytes)

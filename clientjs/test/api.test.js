@@ -79,12 +79,16 @@ test('URLs without the URL API, through the fallback parser', () => {
     ['echo', 'ws://example.com/app/echo'],
     ['../x/./y', 'ws://example.com/x/y'],
     ['//other.example/z', 'ws://other.example/z'],
-    ['?q', 'ws://example.com/app/index.html?q']
+    ['?q', 'ws://example.com/app/index.html?q'],
+    ['ws:/x', 'ws://x/'],
+    ['ws:\\\\H\\echo', 'ws://h/echo'],
+    ['ws:///echo', 'ws://echo/'],
+    ['ws://H/\u00e9 x?a b\'c', 'ws://h/%C3%A9%20x?a%20b%27c']
   ];
   for (const [input, want] of ok) {
     assert.equal(h.open(input).url, want, input);
   }
-  for (const input of ['ftp://example.com/', 'ws://example.com/#', 'ws:/x']) {
+  for (const input of ['ftp://example.com/', 'ws://example.com/#', 'ws://[oops/echo', 'ws://h:99999/']) {
     assert.throws(() => h.open(input), syntaxError('SyntaxError'), input);
   }
   const noLocation = harness({URL: null, location: null});
