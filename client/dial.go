@@ -211,6 +211,7 @@ type StatusError struct {
 	Reason string
 }
 
+// Error describes the status and the server's reason.
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("client: HTTP %d: %s", e.Code, e.Reason)
 }

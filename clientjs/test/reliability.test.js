@@ -290,6 +290,28 @@ test('WebSocket resume resends unacknowledged frames from the server ack + 1', (
   assert.equal(ws.bufferedAmount, 0);
 });
 
+test('WebSocket: upstream stays within the server credit (inboundBytes) until acks free it', () => {
+  const h = harness();
+  const ws = h.open();
+  const first = h.sockets[0];
+  first.accept();
+  first.control('o' + info({inboundBytes: 10}));
+  for (const m of ['aaaa', 'bbbb', 'cccc', 'dddd']) {
+    ws.send(m);
+  }
+  // 8 bytes in flight; a third 4-byte message would pass the 10-byte credit.
+  assert.deepEqual(first.sentText(), ['aaaa', 'bbbb']);
+  assert.equal(ws.bufferedAmount, 16);
+  first.control('a1');
+  assert.deepEqual(first.sentText(), ['aaaa', 'bbbb', 'cccc']);
+  first.control('a3');
+  assert.deepEqual(first.sentText(), ['aaaa', 'bbbb', 'cccc', 'dddd']);
+  // A message larger than the credit goes alone once nothing is in flight.
+  first.control('a4');
+  ws.send('x'.repeat(30));
+  assert.equal(first.sentText().length, 5);
+});
+
 test('WebSocket: downstream frames are numbered from last+1 and acknowledged within 20 ms', () => {
   const h = harness();
   const ws = h.open();
