@@ -1,0 +1,87 @@
+package emulation
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/ferrygw/ferry/bytesocket"
+)
+
+// TestNextHeartbeat checks, on a fake clock, that an idle leg returns an
+// empty batch (a heartbeat) exactly when the wait runs out, and returns at
+// once when a frame is written.
+func TestNextHeartbeat(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := NewChannel(Config{})
+		l, err := c.Attach(0, "sse", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		b, err := l.Next(context.Background(), 25*time.Second, 1<<20)
+		if err != nil || !b.Empty() {
+			t.Fatalf("Next = %+v, %v; want an empty batch", b, err)
+		}
+		if d := time.Since(start); d != 25*time.Second {
+			t.Fatalf("heartbeat after %v, want 25s", d)
+		}
+		go func() {
+			time.Sleep(3 * time.Second)
+			_ = c.Write(context.Background(), bytesocket.Text, []byte("x"))
+		}()
+		start = time.Now()
+		b, err = l.Next(context.Background(), 25*time.Second, 1<<20)
+		if err != nil || len(b.Frames) != 1 {
+			t.Fatalf("Next = %+v, %v; want one frame", b, err)
+		}
+		if d := time.Since(start); d != 3*time.Second {
+			t.Fatalf("frame after %v, want 3s", d)
+		}
+	})
+}
+
+// TestNextAcksWhatWasRead checks that a leg reporting acks acknowledges
+// inbound frames only once the application has read them (the credit rule
+// of the Ferry WebSocket).
+func TestNextAcksWhatWasRead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := NewChannel(Config{})
+		l, _ := c.Attach(0, "websocket", true)
+		ctx := context.Background()
+		if _, err := c.Deliver(ctx, 1, []Frame{{Kind: KindText, Data: []byte("a")}, {Kind: KindText, Data: []byte("b")}}); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := l.Next(ctx, time.Second, 100); b.Ack != 0 {
+			t.Fatalf("acked %d before the application read anything", b.Ack)
+		}
+		_, _, _ = c.Read(ctx)
+		if b, _ := l.Next(ctx, time.Second, 100); b.Ack != 1 {
+			t.Fatalf("Ack = %d after one read, want 1", b.Ack)
+		}
+	})
+}
+
+// TestCreditLimitsInFlight checks SetCredit: frames beyond the credit wait
+// for acknowledgements.
+func TestCreditLimitsInFlight(t *testing.T) {
+	c := NewChannel(Config{})
+	ctx := context.Background()
+	for range 4 {
+		mustWrite(t, c, "1234")
+	}
+	l, _ := c.Attach(0, "websocket", false)
+	l.SetCredit(10)
+	b, _ := l.Next(ctx, time.Millisecond, 1<<20)
+	if len(b.Frames) != 2 {
+		t.Fatalf("sent %d frames with credit for 2", len(b.Frames))
+	}
+	if b, _ = l.Next(ctx, time.Millisecond, 1<<20); len(b.Frames) != 0 {
+		t.Fatalf("sent %d more frames without an ack", len(b.Frames))
+	}
+	_ = c.Ack(2)
+	if b, _ = l.Next(ctx, time.Millisecond, 1<<20); len(b.Frames) != 2 {
+		t.Fatalf("sent %d frames after the ack, want 2", len(b.Frames))
+	}
+}
