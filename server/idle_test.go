@@ -64,7 +64,7 @@ func BenchmarkIdleSession(b *testing.B) {
 			if err != nil || strings.TrimSpace(line) != "ready" {
 				b.Fatalf("holder: %q %v", line, err)
 			}
-			time.Sleep(500 * time.Millisecond) // let the last handlers park
+			settle() // every held request is parked in its handler
 			per := float64(memInUse()-before) / float64(n)
 			if f := os.Getenv("FERRY_IDLE_PROFILE"); f != "" {
 				w, _ := os.Create(f + "." + t)
@@ -80,6 +80,21 @@ func BenchmarkIdleSession(b *testing.B) {
 			stdin.Close()
 			_ = cmd.Wait()
 		})
+	}
+}
+
+// settle waits until the goroutine count has been steady for a second.
+func settle() {
+	last := -1
+	for steady := 0; steady < 5; {
+		time.Sleep(200 * time.Millisecond)
+		n := runtime.NumGoroutine()
+		if n == last {
+			steady++
+		} else {
+			steady = 0
+		}
+		last = n
 	}
 }
 
@@ -141,6 +156,13 @@ func openIdle(t, addr string, hc *http.Client) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, err = fmt.Fprintf(c, "GET /echo/.ferry/%s/%s?last=0 HTTP/1.1\r\nHost: %s\r\n\r\n", info.Session, op, addr)
-	return c, err
+	if _, err = fmt.Fprintf(c, "GET /echo/.ferry/%s/%s?last=0 HTTP/1.1\r\nHost: %s\r\n\r\n", info.Session, op, addr); err != nil {
+		return nil, err
+	}
+	if t == "sse" { // the stream is attached once its head arrives
+		if _, err := c.Read(make([]byte, 64)); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
 }
