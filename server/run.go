@@ -1,0 +1,130 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"time"
+
+	"github.com/ferrygw/ferry/emulation"
+)
+
+// Run serves cfg until ctx ends, then shuts down gracefully, logging to
+// logw.
+func Run(ctx context.Context, cfg *Config, logw io.Writer) error {
+	logger := NewLogger(cfg, logw)
+	g, err := Build(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	ln, err := listen(cfg)
+	if err != nil {
+		return err
+	}
+	if cfg.Pprof != "" {
+		if err := servePprof(ctx, cfg.Pprof, logger); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	scheme := "http"
+	if cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	logger.Info("ferry serving", "addr", scheme+"://"+ln.Addr().String(), "services", len(cfg.Services))
+	return g.Serve(ctx, ln, cfg.Grace)
+}
+
+// NewLogger returns the slog logger cfg asks for.
+func NewLogger(cfg *Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.LogJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Build creates the gateway and mounts every configured service. Services
+// that run in the background (a broadcast's UDP feed) stop with ctx.
+func Build(ctx context.Context, cfg *Config, logger *slog.Logger) (*Gateway, error) {
+	g := NewGateway(cfg.Origins, logger)
+	if cfg.Static != "" {
+		g.ServeStatic(cfg.Static)
+	}
+	for _, s := range cfg.Services {
+		if err := mount(ctx, g, s); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
+}
+
+// serviceConfig maps the common keys of a service spec.
+func serviceConfig(s ServiceSpec) ServiceConfig {
+	return ServiceConfig{
+		Protocols: s.Protocols, Transports: s.Transports,
+		Emulation: emulation.Config{
+			Heartbeat: s.Heartbeat, ResumeTimeout: s.ResumeTimeout,
+			MaxMessageBytes: s.MaxMessageBytes, WindowBytes: s.WindowBytes,
+			MaxSessions: s.MaxSessions,
+		},
+	}
+}
+
+// mountFuncs mounts the service types other than echo; each type's file
+// registers itself.
+var mountFuncs = map[string]func(ctx context.Context, g *Gateway, s ServiceSpec) error{}
+
+func mount(ctx context.Context, g *Gateway, s ServiceSpec) error {
+	if s.Type == "echo" {
+		g.Handle(s.Path, serviceConfig(s), Echo)
+		return nil
+	}
+	if f := mountFuncs[s.Type]; f != nil {
+		return f(ctx, g, s)
+	}
+	return errors.New("server: service type " + s.Type + " is not available in this build")
+}
+
+func listen(cfg *Config) (net.Listener, error) {
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil || cfg.TLSCert == "" {
+		return ln, err
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	// HTTP/1.1 only: WebSocket upgrades and hijacked event streams need it.
+	return tls.NewListener(ln, &tls.Config{
+		Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"},
+		MinVersion: tls.VersionTLS12,
+	}), nil
+}
+
+// servePprof serves net/http/pprof on its own address until ctx ends.
+func servePprof(ctx context.Context, addr string, logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	context.AfterFunc(ctx, func() { srv.Close() })
+	logger.Info("pprof serving", "addr", "http://"+ln.Addr().String()+"/debug/pprof/")
+	return nil
+}
