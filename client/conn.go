@@ -134,8 +134,17 @@ func fatalFor(err error) error {
 func (c *Conn) run(first *websocket.Conn) {
 	defer c.cancel()
 	go func() {
+		// Once the session is done, carriers end by themselves after
+		// acknowledging the server's close; cut them off if they do not.
 		select {
 		case <-c.Done():
+		case <-c.ctx.Done():
+			return
+		}
+		t := time.NewTimer(2 * time.Second)
+		defer t.Stop()
+		select {
+		case <-t.C:
 			c.cancel()
 		case <-c.ctx.Done():
 		}
@@ -148,7 +157,7 @@ func (c *Conn) run(first *websocket.Conn) {
 		}
 		ok, err := c.carry(t, first)
 		first = nil
-		if c.ctx.Err() != nil {
+		if c.ctx.Err() != nil || c.isDone() {
 			return
 		}
 		var fe errFatal
@@ -184,6 +193,15 @@ func (c *Conn) sleep(d time.Duration) bool {
 	case <-t.C:
 		return true
 	case <-c.ctx.Done():
+		return false
+	}
+}
+
+func (c *Conn) isDone() bool {
+	select {
+	case <-c.Done():
+		return true
+	default:
 		return false
 	}
 }

@@ -37,7 +37,12 @@ func (c *Conn) carryHTTP(ctx context.Context, t string) (bool, error) {
 	}()
 	ok, err := c.downstream(ctx, t)
 	cancel()
-	if uerr := <-upErr; fatalFor(uerr) != uerr || isFatal(uerr) {
+	uerr := <-upErr
+	if c.isDone() {
+		c.finalAck()
+		return ok, nil
+	}
+	if fatalFor(uerr) != uerr || isFatal(uerr) {
 		return ok, uerr
 	}
 	return ok, err
@@ -135,6 +140,15 @@ func (c *Conn) post(ctx context.Context, frames []emulation.Frame, body []byte) 
 		return 0, fmt.Errorf("client: bad send response %q", p)
 	}
 	return n, nil
+}
+
+// finalAck tells the server, best effort, that its close frame arrived,
+// so it can forget the session at once instead of after its resume
+// timeout.
+func (c *Conn) finalAck() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, _ = c.post(ctx, nil, nil)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {

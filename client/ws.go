@@ -92,6 +92,12 @@ func (c *Conn) carryWS(ctx context.Context, conn *websocket.Conn) (bool, error) 
 		if err == nil {
 			err = ferryws.WriteBatch(conn, b)
 		}
+		if err == emulation.ErrSessionDone {
+			// Acknowledge the server's close frame so it forgets the session now.
+			_ = conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
+			_ = ferryws.WriteBatch(conn, emulation.Batch{Ack: c.Received()})
+			_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""), time.Now().Add(time.Second))
+		}
 		if err != nil {
 			conn.Close()
 			<-errc

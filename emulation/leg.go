@@ -15,9 +15,10 @@ type Leg struct {
 	credit    int  // most unacknowledged payload bytes in flight; 0: no limit
 
 	// guarded by c.mu
-	cursor   uint64 // highest Seq handed out on this leg
-	upAcked  uint64 // highest inbound Seq reported in a Batch
-	replaced bool
+	cursor      uint64 // highest Seq handed out on this leg
+	upAcked     uint64 // highest inbound Seq reported in a Batch
+	replaced    bool
+	closeWaited bool // waited once for the ack of our close frame
 }
 
 // SetCredit limits the leg to n payload bytes sent but not acknowledged
@@ -112,8 +113,16 @@ func (l *Leg) Next(ctx context.Context, wait time.Duration, maxBytes int) (Batch
 		if !b.Empty() {
 			return b, nil
 		}
-		if c.finished || c.closeDelivered(l) {
+		if c.finished {
 			return Batch{}, ErrSessionDone
+		}
+		if c.closeDelivered(l) {
+			// A carrier that brings acks in band stays up one more wait so
+			// that the ack of our close frame can arrive on it.
+			if !l.wantAcks || l.closeWaited {
+				return Batch{}, ErrSessionDone
+			}
+			l.closeWaited = true
 		}
 		w := c.wake
 		c.mu.Unlock()
