@@ -78,19 +78,37 @@ func serviceConfig(s ServiceSpec) ServiceConfig {
 	}
 }
 
-// mountFuncs mounts the service types other than echo; each type's file
-// registers itself.
-var mountFuncs = map[string]func(ctx context.Context, g *Gateway, s ServiceSpec) error{}
-
+// mount creates the service s and mounts it on g.
 func mount(ctx context.Context, g *Gateway, s ServiceSpec) error {
-	if s.Type == "echo" {
+	logger := g.Logger.With("service", s.Path)
+	switch s.Type {
+	case "echo":
 		g.Handle(s.Path, serviceConfig(s), Echo)
-		return nil
+	case "proxy":
+		pc := ProxyConfig{Connect: s.Connect, DialTimeout: s.DialTimeout, CoalesceBytes: s.Coalesce, Logger: logger}
+		if _, err := pc.BackendAddr(); err != nil {
+			return err
+		}
+		g.Handle(s.Path, serviceConfig(s), Proxy(pc))
+	case "broadcast":
+		b, err := NewBroadcast(BroadcastConfig{
+			UDP: s.UDP, PublishSecret: s.PublishSecret, MaxMessageBytes: s.MaxMessageBytes, Logger: logger,
+		})
+		if err != nil {
+			return err
+		}
+		if err := b.Start(ctx); err != nil {
+			return err
+		}
+		context.AfterFunc(ctx, func() { _ = b.Close() })
+		g.Handle(s.Path, serviceConfig(s), b.Accept)
+		if s.PublishPath != "" {
+			g.router.Handle(s.PublishPath, b.PublishHandler())
+		}
+	default:
+		return errors.New("server: unknown service type " + s.Type)
 	}
-	if f := mountFuncs[s.Type]; f != nil {
-		return f(ctx, g, s)
-	}
-	return errors.New("server: service type " + s.Type + " is not available in this build")
+	return nil
 }
 
 func listen(cfg *Config) (net.Listener, error) {

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferrygw/ferry/bytesocket"
 	"github.com/ferrygw/ferry/client"
 	"github.com/ferrygw/ferry/server"
 	"github.com/gorilla/websocket"
@@ -113,4 +114,84 @@ func TestRunTLSAndStatic(t *testing.T) {
 	if !strings.Contains(logs.String(), `"msg":"ferry serving"`) {
 		t.Errorf("expected JSON logs, got %q", logs.String())
 	}
+}
+
+// TestRunProxyAndBroadcast serves a configuration with a proxy service
+// (to a TCP echo back end) and a broadcast service with HTTP publishing.
+func TestRunProxyAndBroadcast(t *testing.T) {
+	backend, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer backend.Close()
+	go func() {
+		for {
+			c, err := backend.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(c, c); c.Close() }()
+		}
+	}()
+	addr := freeAddr(t)
+	yaml := "listen: " + addr + "\nservices:\n" +
+		"  - path: /tcp\n    type: proxy\n    connect: tcp://" + backend.Addr().String() + "\n" +
+		"  - path: /feed\n    type: broadcast\n    publish_secret: s3cret\n"
+	cfg, err := server.ParseConfig("t.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- server.Run(ctx, cfg, io.Discard) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	var p bytesocket.Socket
+	for range 100 { // wait for the listener
+		if p, err = client.Dial(context.Background(), "ws://"+addr+"/tcp", &client.Options{Transport: client.SSE}); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx2, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.Write(ctx2, bytesocket.Binary, []byte("through the proxy")); err != nil {
+		t.Fatal(err)
+	}
+	if _, got, err := p.Read(ctx2); err != nil || string(got) != "through the proxy" {
+		t.Fatalf("proxy echo: %q %v", got, err)
+	}
+	closeAndWait(t, p)
+
+	sub, err := client.Dial(context.Background(), "ws://"+addr+"/feed", &client.Options{Transport: client.WebSocket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 100 { // publish until the subscriber is registered
+		req, _ := http.NewRequest("POST", "http://"+addr+"/publish/feed", strings.NewReader("news"))
+		req.Header.Set("Authorization", "Bearer s3cret")
+		req.Header.Set("Content-Type", "text/plain")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("publish: %v %v", resp, err)
+		}
+		resp.Body.Close()
+		rctx, rcancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		_, got, err := sub.Read(rctx)
+		rcancel()
+		if err == nil {
+			if string(got) != "news" {
+				t.Fatalf("broadcast got %q", got)
+			}
+			break
+		}
+	}
+	closeAndWait(t, sub)
 }
