@@ -3,6 +3,7 @@ package emulation
 import (
 	"encoding/base64"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/ferrygw/ferry/bytesocket"
@@ -26,6 +27,22 @@ type Frame struct {
 	Kind byte   // KindText, KindBinary or KindClose
 	Data []byte // the payload; for KindClose the reason
 	Code bytesocket.StatusCode
+
+	text *textForm // shared text encoding (see SharedFrame), or nil
+}
+
+// textForm is a frame's text encoding, computed once for all sessions
+// that carry the frame.
+type textForm struct {
+	once sync.Once
+	b    []byte
+}
+
+// SharedFrame returns a message frame meant to be written to many
+// sessions (a broadcast): its text form, base64 for binary, is encoded
+// once, on first use, and shared. data must not change afterwards.
+func SharedFrame(typ bytesocket.MessageType, data []byte) Frame {
+	return Frame{Kind: kindOf(typ), Data: data, text: &textForm{}}
 }
 
 // size is what the frame counts against windows.
@@ -34,6 +51,15 @@ func (f *Frame) size() int { return len(f.Data) }
 // AppendText appends the frame in its text form (PROTOCOL.md §3), as
 // carried by event streams and POST bodies.
 func (f *Frame) AppendText(dst []byte) []byte {
+	if f.text != nil {
+		t := f.text
+		t.once.Do(func() { t.b = f.appendText(nil) })
+		return append(dst, t.b...)
+	}
+	return f.appendText(dst)
+}
+
+func (f *Frame) appendText(dst []byte) []byte {
 	switch f.Kind {
 	case KindText:
 		return bytesocket.AppendText(dst, f.Data)

@@ -190,17 +190,19 @@ func (b *Broadcast) Publish(ctx context.Context, typ bytesocket.MessageType, p [
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	f := &emulation.Frame{Kind: emulation.KindBinary, Data: p}
 	switch typ {
 	case bytesocket.Binary:
 	case bytesocket.Text:
 		if !utf8.Valid(p) {
 			return bytesocket.ErrInvalidUTF8
 		}
-		f.Kind = emulation.KindText
 	default:
 		return errors.New("server: unknown message type")
 	}
+	// One frame for every subscriber: the payload and its text encoding
+	// (for event streams and long-polls) are shared, made once.
+	sf := emulation.SharedFrame(typ, p)
+	f := &sf
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for sub := range b.subs {
