@@ -133,8 +133,8 @@ func TestRunProxyAndBroadcast(t *testing.T) {
 			go func() { _, _ = io.Copy(c, c); c.Close() }()
 		}
 	}()
-	addr := freeAddr(t)
-	yaml := "listen: " + addr + "\nservices:\n" +
+	addr, pprofAddr := freeAddr(t), freeAddr(t)
+	yaml := "listen: " + addr + "\npprof: " + pprofAddr + "\nservices:\n" +
 		"  - path: /tcp\n    type: proxy\n    connect: tcp://" + backend.Addr().String() + "\n" +
 		"  - path: /feed\n    type: broadcast\n    publish_secret: s3cret\n"
 	cfg, err := server.ParseConfig("t.yaml", []byte(yaml))
@@ -194,4 +194,10 @@ func TestRunProxyAndBroadcast(t *testing.T) {
 		}
 	}
 	closeAndWait(t, sub)
+
+	resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("pprof: %v %v", resp, err)
+	}
+	resp.Body.Close()
 }
