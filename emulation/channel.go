@@ -39,6 +39,8 @@ type Channel struct {
 	finished    bool
 	done        chan struct{}
 	onFinish    func()
+
+	counters *Counters // nil: not counted; set before first use
 }
 
 type inItem struct {
@@ -115,6 +117,7 @@ func (c *Channel) WriteFrame(ctx context.Context, f Frame) error {
 		}
 		if c.hasRoom(f.size()) {
 			c.push(f)
+			c.counters.Out(len(f.Data))
 			return nil
 		}
 		if err := c.wait(ctx); err != nil {
@@ -212,6 +215,7 @@ func (c *Channel) finish() func() {
 		return nil
 	}
 	c.finished = true
+	c.counters.Close(c.closeCode())
 	c.out, c.outBytes = nil, 0
 	close(c.done)
 	c.changed()

@@ -108,6 +108,7 @@ func (c *Channel) Read(ctx context.Context) (bytesocket.MessageType, []byte, err
 			}
 			c.inBytes -= len(it.data)
 			c.changed()
+			c.counters.In(len(it.data))
 			return it.typ, it.data, nil
 		}
 		if c.appErr != nil {

@@ -31,6 +31,15 @@ type Server struct {
 	Accept func(*Session)
 	// Logger receives session events; nil discards them.
 	Logger *slog.Logger
+	// Counters, if not nil, counts the traffic, resumes and closes of
+	// every session.
+	Counters *Counters
+	// OnOpen, if not nil, is called by NewSession with the opening request
+	// once a session is registered, before its handler starts. The
+	// function it returns, if not nil, is called once when the session
+	// finishes. A server uses it to tie accounting done for the request
+	// (session limits) to the session's lifetime.
+	OnOpen func(r *http.Request, s *Session) (finished func())
 
 	shutdown chan struct{}
 }
@@ -67,14 +76,31 @@ func (sv *Server) NewSession(r *http.Request, protocol string) (*Session, error)
 	if strings.HasSuffix(r.URL.Path, "/ws") {
 		s.transport.Store("websocket")
 	}
+	s.Channel.mu.Lock()
+	s.counters = sv.Counters
+	s.Channel.mu.Unlock()
 	if err := sv.Store.Add(s); err != nil {
 		s.expiry.Stop()
 		return nil, err
 	}
-	s.onFinish = func() {
+	var finished func()
+	if sv.OnOpen != nil {
+		finished = sv.OnOpen(r, s)
+	}
+	onFinish := func() {
 		s.expiry.Stop()
 		sv.Store.Remove(s.id)
+		if finished != nil {
+			finished()
+		}
 		sv.Logger.Debug("session finished", "session", s.ShortID())
+	}
+	s.Channel.mu.Lock()
+	s.onFinish = onFinish
+	early := s.finished // expired already: finish ran without the hook
+	s.Channel.mu.Unlock()
+	if early {
+		onFinish()
 	}
 	sv.Logger.Debug("session opened", "session", s.ShortID(), "remote", r.RemoteAddr)
 	if sv.Accept != nil {

@@ -25,9 +25,10 @@ type Session struct {
 	transports []string
 	transport  atomic.Value // string
 
-	mu      sync.Mutex // guards holders and expiry
-	holders int
-	expiry  *time.Timer
+	mu       sync.Mutex // guards holders, expiry and attached
+	holders  int
+	expiry   *time.Timer
+	attached bool // a carrier has attached at least once
 }
 
 var _ bytesocket.Socket = (*Session)(nil)
@@ -112,6 +113,7 @@ func (s *Session) expire() {
 // session's transport, and fails the session with 4010 when the resume
 // falls outside the retention window.
 func (s *Session) AttachLeg(last uint64, transport string, wantAcks bool) (*Leg, error) {
+	prev := s.Transport()
 	l, err := s.Attach(last, transport, wantAcks)
 	if err == ErrOutsideWindow {
 		s.Abort(bytesocket.StatusResumeOutsideWindow, "resume outside retention window")
@@ -119,6 +121,11 @@ func (s *Session) AttachLeg(last uint64, transport string, wantAcks bool) (*Leg,
 	}
 	if err == nil {
 		s.transport.Store(transport)
+		s.mu.Lock()
+		first := !s.attached
+		s.attached = true
+		s.mu.Unlock()
+		s.counters.attach(prev, transport, first)
 	}
 	return l, err
 }

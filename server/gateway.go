@@ -22,6 +22,10 @@ type Gateway struct {
 	Origins []string
 	// Logger receives events; nil discards them.
 	Logger *slog.Logger
+	// Metrics counts every service's sessions and traffic and is served at
+	// GET /metrics. NewGateway creates it; set it before Handle to share
+	// another.
+	Metrics *Metrics
 
 	router   chi.Router
 	services []*Service
@@ -33,9 +37,10 @@ func NewGateway(origins []string, logger *slog.Logger) *Gateway {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	g := &Gateway{Origins: origins, Logger: logger, router: chi.NewRouter()}
+	g := &Gateway{Origins: origins, Logger: logger, Metrics: NewMetrics(), router: chi.NewRouter()}
 	g.router.Handle("/client.js", clientjs.Handler())
 	g.router.Get("/", servePage)
+	g.router.Get("/metrics", func(w http.ResponseWriter, r *http.Request) { g.Metrics.ServeHTTP(w, r) })
 	g.router.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	return g
 }
@@ -45,11 +50,15 @@ func NewGateway(origins []string, logger *slog.Logger) *Gateway {
 func (g *Gateway) Handle(path string, cfg ServiceConfig, accept func(bytesocket.Socket)) *Service {
 	cfg.CheckOrigin = OriginChecker(g.Origins)
 	cfg.Logger = g.Logger.With("service", path)
+	cfg.Name = path
+	if cfg.Metrics == nil {
+		cfg.Metrics = g.Metrics
+	}
 	svc := NewService(cfg, accept)
 	c := cors.New(cors.Options{
 		AllowOriginFunc: func(o string) bool { return OriginAllowed(g.Origins, o) },
 		AllowedMethods:  []string{http.MethodGet, http.MethodPost},
-		AllowedHeaders:  []string{"Content-Type", "Last-Event-ID"},
+		AllowedHeaders:  []string{"Content-Type", "Last-Event-ID", "Authorization"},
 		MaxAge:          600,
 	})
 	g.router.Mount(path, c.Handler(svc))
@@ -77,7 +86,12 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener, grace time.Duratio
 	for _, s := range g.services {
 		s.Shutdown(sctx)
 	}
-	err := g.srv.Shutdown(sctx)
+	// Sessions are closed; what is left are plain requests and connections
+	// that never sent one (net/http counts those as busy for 5 s), so the
+	// HTTP drain gets at most a second of what remains of the grace period.
+	hctx, hcancel := context.WithTimeout(sctx, time.Second)
+	defer hcancel()
+	err := g.srv.Shutdown(hctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = g.srv.Close()
 	}

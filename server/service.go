@@ -34,6 +34,20 @@ type ServiceConfig struct {
 	CheckOrigin func(r *http.Request) bool
 	// Logger receives events; nil discards them.
 	Logger *slog.Logger
+	// Name labels the service in metrics and auth hook requests.
+	// Gateway.Handle sets it to the service path; the default is "".
+	Name string
+	// Auth protects the requests that open a session; nil (the default)
+	// leaves the service open. See AuthConfig.
+	Auth *AuthConfig
+	// Limits bounds sessions per client address and their handshake
+	// rate; the zero value (the default) sets no per-address limits. The
+	// service-wide cap is Emulation.MaxSessions and counts plain
+	// WebSockets too.
+	Limits Limits
+	// Metrics receives the service's counters; nil means a Metrics of its
+	// own (see Service.Metrics). Gateway.Handle sets the gateway's.
+	Metrics *Metrics
 }
 
 // Service serves one WebSocket service on every carrier. Mount it at the
@@ -45,6 +59,10 @@ type Service struct {
 	emu      *emulation.Server
 	upgrader websocket.Upgrader
 	router   chi.Router
+
+	auth    *authorizer // nil: open
+	limits  *limiter
+	metrics *serviceMetrics
 
 	mu      sync.Mutex // guards natives
 	natives map[*wsnative.Socket]struct{}
@@ -60,12 +78,25 @@ func NewService(cfg ServiceConfig, accept func(bytesocket.Socket)) *Service {
 	if cfg.CheckOrigin == nil {
 		cfg.CheckOrigin = SameOrigin
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
 	h := &Service{cfg: cfg, accept: accept, natives: make(map[*wsnative.Socket]struct{})}
+	h.metrics = cfg.Metrics.service(cfg.Name)
 	h.emu = &emulation.Server{
 		Config: cfg.Emulation, Protocols: cfg.Protocols, Transports: cfg.Transports,
 		Logger: cfg.Logger, Accept: func(s *emulation.Session) { accept(s) },
+		Counters: &h.metrics.counters,
+		OnOpen:   func(r *http.Request, _ *emulation.Session) func() { return claimSlot(r) },
 	}
 	h.emu.Init()
+	h.limits = newLimiter(h.emu.Config.MaxSessions, cfg.Limits)
+	if cfg.Auth != nil {
+		h.auth = newAuthorizer(cfg.Name, cfg.Auth)
+	}
+	h.metrics.mu.Lock()
+	h.metrics.sessions = h.countSessions
+	h.metrics.mu.Unlock()
 	h.upgrader = websocket.Upgrader{
 		ReadBufferSize: 1024, WriteBufferSize: 1024,
 		WriteBufferPool: &sync.Pool{},
@@ -85,9 +116,13 @@ func (h *Service) routes() chi.Router {
 		w.Header().Set("Allow", allowFor(r.URL.Path))
 		writeStatus(w, http.StatusMethodNotAllowed, "ferry: method not allowed")
 	})
-	r.Get("/", h.serveNative)
-	r.Post("/.ferry/open", h.emu.ServeOpen)
-	r.Get("/.ferry/ws", func(w http.ResponseWriter, r *http.Request) { h.serveFerryWS(w, r, "") })
+	opening := r.With(h.limitMiddleware)
+	if h.auth != nil {
+		opening = r.With(h.limitMiddleware, h.authMiddleware)
+	}
+	opening.Get("/", h.serveNative)
+	opening.Post("/.ferry/open", h.emu.ServeOpen)
+	opening.Get("/.ferry/ws", func(w http.ResponseWriter, r *http.Request) { h.serveFerryWS(w, r, "") })
 	r.Get("/.ferry/{sid}/ws", func(w http.ResponseWriter, r *http.Request) {
 		h.serveFerryWS(w, r, chi.URLParam(r, "sid"))
 	})
@@ -108,6 +143,22 @@ func (h *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.router.S
 
 // Sessions returns the number of live emulated or resumable sessions.
 func (h *Service) Sessions() int { return h.emu.Store.Len() }
+
+// Metrics returns the Metrics the service counts into (its own, or the
+// one in its ServiceConfig).
+func (h *Service) Metrics() *Metrics { return h.cfg.Metrics }
+
+// countSessions reports live sessions by transport, for ferry_sessions.
+func (h *Service) countSessions(add func(transport string, n int)) {
+	h.emu.Store.Range(func(s *emulation.Session) bool {
+		add(s.Transport(), 1)
+		return true
+	})
+	h.mu.Lock()
+	n := len(h.natives)
+	h.mu.Unlock()
+	add("plain", n)
+}
 
 var (
 	errNotUpgrade = errors.New("ferry: expected a WebSocket upgrade")
@@ -134,7 +185,7 @@ func allowFor(path string) string {
 func (h *Service) originMiddleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Origin") != "" && !h.cfg.CheckOrigin(r) {
-			writeStatus(w, http.StatusForbidden, errOrigin.Error())
+			h.refuse(w, &refusal{status: http.StatusForbidden, reason: errOrigin.Error()})
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -166,13 +217,17 @@ func (h *Service) serveNative(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := wsnative.New(conn, r.Header.Clone(), h.emu.Config.MaxMessageBytes)
+	cs := &countedSocket{Socket: s, c: &h.metrics.counters}
+	release := claimSlot(r)
 	h.track(s, true)
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
+		defer release()
+		defer cs.finished()
 		defer h.track(s, false)
-		defer s.Close(bytesocket.StatusNormalClosure, "")
-		h.accept(s)
+		defer cs.Close(bytesocket.StatusNormalClosure, "")
+		h.accept(cs)
 	}()
 }
 
