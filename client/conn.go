@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -172,7 +173,7 @@ func (c *Conn) run(first *websocket.Conn) {
 			c.Fail(bytesocket.CloseError{Code: bytesocket.StatusAbnormalClosure, Reason: "session lost"})
 			return
 		}
-		c.o.Logger.Debug("carrier dropped", "transport", t, "err", err)
+		c.o.Logger.Debug("carrier dropped", "transport", t, "err", c.redact(err))
 		attempt++
 		if !c.sleep(c.backoff(attempt)) {
 			return
@@ -195,6 +196,18 @@ func (c *Conn) sleep(d time.Duration) bool {
 	case <-c.ctx.Done():
 		return false
 	}
+}
+
+// redact shortens the session id in an error for logs: it is a credential.
+func (c *Conn) redact(err error) string {
+	if err == nil {
+		return ""
+	}
+	sid := c.info.Session
+	if len(sid) < 6 {
+		return err.Error()
+	}
+	return strings.ReplaceAll(err.Error(), sid, sid[:6]+"…")
 }
 
 func (c *Conn) isDone() bool {

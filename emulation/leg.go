@@ -149,9 +149,16 @@ func (c *Channel) closeDelivered(l *Leg) bool {
 func (l *Leg) take(maxBytes int) Batch {
 	c := l.c
 	var b Batch
-	if l.wantAcks && c.consumed > l.upAcked {
-		l.upAcked = c.consumed
-		b.Ack = c.consumed
+	// Acknowledge what the application has read (the credit rule); once
+	// the peer's close has arrived no data follows, so acknowledge all, or
+	// a close would wait on an application that stopped reading.
+	ack := c.consumed
+	if c.remoteClose != nil {
+		ack = c.recv
+	}
+	if l.wantAcks && ack > l.upAcked {
+		l.upAcked = ack
+		b.Ack = ack
 	}
 	if len(c.out) == 0 || l.cursor >= c.sent {
 		return b

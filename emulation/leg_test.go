@@ -85,3 +85,19 @@ func TestCreditLimitsInFlight(t *testing.T) {
 		t.Fatalf("sent %d frames after the ack, want 2", len(b.Frames))
 	}
 }
+
+// TestCloseAckedWithoutReading checks that a received close is
+// acknowledged even if the application never reads it, so a close
+// handshake never waits on the application.
+func TestCloseAckedWithoutReading(t *testing.T) {
+	c := NewChannel(Config{})
+	l, _ := c.Attach(0, "websocket", true)
+	ctx := context.Background()
+	frames := []Frame{{Kind: KindText, Data: []byte("unread")}, {Kind: KindClose, Code: 1000}}
+	if _, err := c.Deliver(ctx, 1, frames); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := l.Next(ctx, time.Millisecond, 100); b.Ack != 2 {
+		t.Fatalf("Ack = %d, want 2 (the close and all before it)", b.Ack)
+	}
+}

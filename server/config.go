@@ -44,6 +44,15 @@ type ServiceSpec struct {
 	DialTimeout time.Duration // proxy: back-end dial timeout
 	Coalesce    int           // proxy: largest binary message to the client
 
+	AuthBearer      []string      // accepted bearer tokens (header or AuthCookie)
+	AuthCookie      string        // cookie carrying a bearer token
+	AuthHook        string        // URL asked to allow or deny each new session
+	AuthHookTimeout time.Duration // hook timeout; default 5s
+
+	SessionsPerIP  int     // live sessions per client address; 0: no limit
+	HandshakeRate  float64 // new sessions per second per client address; 0: no limit
+	HandshakeBurst int     // handshake bucket size; default max(1, rate)
+
 	UDP           string // broadcast: datagram feed address
 	PublishPath   string // broadcast: HTTP publish path; default /publish<path>
 	PublishSecret string // broadcast: bearer token required to publish
@@ -184,8 +193,20 @@ func (p *parser) services(key string, n *yaml.Node, c *Config) {
 			"dial_timeout":      p.duration(&s.DialTimeout),
 			"coalesce_bytes":    p.positive(&s.Coalesce),
 			"udp":               p.addr(&s.UDP),
-			"publish_path":      p.str(&s.PublishPath),
-			"publish_secret":    p.str(&s.PublishSecret),
+			"auth": func(key string, v *yaml.Node) {
+				p.fields(v, key, map[string]func(string, *yaml.Node){
+					"bearer": p.strings(&s.AuthBearer), "cookie": p.str(&s.AuthCookie),
+					"hook": p.str(&s.AuthHook), "hook_timeout": p.duration(&s.AuthHookTimeout),
+				})
+			},
+			"limits": func(key string, v *yaml.Node) {
+				p.fields(v, key, map[string]func(string, *yaml.Node){
+					"sessions_per_ip": p.positive(&s.SessionsPerIP), "handshake_rate": p.rate(&s.HandshakeRate),
+					"handshake_burst": p.positive(&s.HandshakeBurst), "max_sessions": p.positive(&s.MaxSessions),
+				})
+			},
+			"publish_path":   p.str(&s.PublishPath),
+			"publish_secret": p.str(&s.PublishSecret),
 		})
 		p.service(sn, at, &s)
 		c.Services = append(c.Services, s)
@@ -207,6 +228,12 @@ func (p *parser) service(n *yaml.Node, at string, s *ServiceSpec) {
 	}
 	if s.Type != "broadcast" {
 		need(s.UDP == "" && s.PublishPath == "" && s.PublishSecret == "", "udp", "udp and publish_* are only for type broadcast")
+	}
+	if s.AuthCookie != "" || s.AuthHook != "" || len(s.AuthBearer) > 0 {
+		a := AuthConfig{Bearer: s.AuthBearer, Cookie: s.AuthCookie, Hook: s.AuthHook, HookTimeout: s.AuthHookTimeout}
+		if err := a.Validate(); err != nil {
+			p.fail(n, at+".auth", "%v", err)
+		}
 	}
 	if s.Type == "proxy" {
 		_, _, err := net.SplitHostPort(strings.TrimPrefix(s.Connect, "tcp://"))
@@ -343,6 +370,17 @@ func (p *parser) duration(dst *time.Duration) func(string, *yaml.Node) {
 			return
 		}
 		*dst = d
+	}
+}
+
+func (p *parser) rate(dst *float64) func(string, *yaml.Node) {
+	return func(key string, v *yaml.Node) {
+		f, err := strconv.ParseFloat(v.Value, 64)
+		if v.Kind != yaml.ScalarNode || err != nil || f <= 0 {
+			p.fail(v, key, "%q is not a positive number", v.Value)
+			return
+		}
+		*dst = f
 	}
 }
 

@@ -46,6 +46,9 @@ func TestConfigErrors(t *testing.T) {
 		{"tls half", "tls:\n  cert: c.pem\n", "f.yaml: tls: cert and key go together"},
 		{"tls missing file", "tls:\n  cert: /nonexistent/c.pem\n  key: /nonexistent/k.pem\n", "f.yaml: tls: stat /nonexistent/c.pem: no such file or directory"},
 		{"static not a dir", "static: /nonexistent/dir\n", `f.yaml: static: "/nonexistent/dir" is not a directory`},
+		{"auth and limits", "services:\n  - path: /e\n    type: echo\n    auth:\n      bearer: [t1]\n      cookie: ferry\n    limits:\n      sessions_per_ip: 10\n      handshake_rate: 2.5\n", ""},
+		{"unknown auth key", "services:\n  - path: /e\n    type: echo\n    auth:\n      token: x\n", "f.yaml:5: services[0].auth.token: unknown key"},
+		{"bad rate", "services:\n  - path: /e\n    type: echo\n    limits:\n      handshake_rate: fast\n", `f.yaml:5: services[0].limits.handshake_rate: "fast" is not a positive number`},
 		{"services not a list", "services: echo\n", "f.yaml:1: services: expected a non-empty list of services"},
 	}
 	for _, tc := range cases {

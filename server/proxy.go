@@ -26,6 +26,9 @@ type ProxyConfig struct {
 	CoalesceBytes int
 	// Logger receives dial failures and back-end errors; nil discards them.
 	Logger *slog.Logger
+	// OnDialError, if set, is called for every failed back-end dial (the
+	// gateway counts them in ferry_backend_dial_errors_total).
+	OnDialError func()
 }
 
 // Defaults of ProxyConfig.
@@ -103,6 +106,9 @@ func (p *proxyConn) run() {
 	conn, err := d.DialContext(ctx, "tcp", p.addr)
 	if err != nil {
 		p.log.Warn("proxy dial failed", "err", err)
+		if p.cfg.OnDialError != nil {
+			p.cfg.OnDialError()
+		}
 		_ = p.s.Close(bytesocket.StatusBadGateway, closeReason("backend unavailable: "+dialFailure(err)))
 		return
 	}

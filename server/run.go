@@ -68,8 +68,13 @@ func Build(ctx context.Context, cfg *Config, logger *slog.Logger) (*Gateway, err
 
 // serviceConfig maps the common keys of a service spec.
 func serviceConfig(s ServiceSpec) ServiceConfig {
+	var auth *AuthConfig
+	if len(s.AuthBearer) > 0 || s.AuthHook != "" {
+		auth = &AuthConfig{Bearer: s.AuthBearer, Cookie: s.AuthCookie, Hook: s.AuthHook, HookTimeout: s.AuthHookTimeout}
+	}
 	return ServiceConfig{
-		Protocols: s.Protocols, Transports: s.Transports,
+		Protocols: s.Protocols, Transports: s.Transports, Auth: auth,
+		Limits: Limits{SessionsPerIP: s.SessionsPerIP, HandshakeRate: s.HandshakeRate, HandshakeBurst: s.HandshakeBurst},
 		Emulation: emulation.Config{
 			Heartbeat: s.Heartbeat, ResumeTimeout: s.ResumeTimeout,
 			MaxMessageBytes: s.MaxMessageBytes, WindowBytes: s.WindowBytes,
@@ -85,7 +90,8 @@ func mount(ctx context.Context, g *Gateway, s ServiceSpec) error {
 	case "echo":
 		g.Handle(s.Path, serviceConfig(s), Echo)
 	case "proxy":
-		pc := ProxyConfig{Connect: s.Connect, DialTimeout: s.DialTimeout, CoalesceBytes: s.Coalesce, Logger: logger}
+		pc := ProxyConfig{Connect: s.Connect, DialTimeout: s.DialTimeout, CoalesceBytes: s.Coalesce, Logger: logger,
+			OnDialError: func() { g.Metrics.BackendDialError(s.Path) }}
 		if _, err := pc.BackendAddr(); err != nil {
 			return err
 		}
