@@ -31,6 +31,7 @@ type Config struct {
 type ServiceSpec struct {
 	Path       string   // URL path, e.g. /echo
 	Type       string   // echo, proxy or broadcast
+	Origins    []string // replaces the top-level origins for this service
 	Protocols  []string // accepted subprotocols ("*": any)
 	Transports []string // carriers offered to Ferry's client
 
@@ -182,6 +183,7 @@ func (p *parser) services(key string, n *yaml.Node, c *Config) {
 		p.fields(sn, at, map[string]func(string, *yaml.Node){
 			"path":              p.str(&s.Path),
 			"type":              p.oneOf(&s.Type, "echo", "proxy", "broadcast"),
+			"origins":           p.strings(&s.Origins),
 			"protocols":         p.strings(&s.Protocols),
 			"transports":        p.transports(&s.Transports),
 			"heartbeat":         p.duration(&s.Heartbeat),

@@ -48,7 +48,11 @@ func NewGateway(origins []string, logger *slog.Logger) *Gateway {
 // Handle mounts a service at path, with the gateway's origin policy and
 // CORS for emulation requests, and returns it.
 func (g *Gateway) Handle(path string, cfg ServiceConfig, accept func(bytesocket.Socket)) *Service {
-	cfg.CheckOrigin = OriginChecker(g.Origins)
+	origins := g.Origins
+	if cfg.Origins != nil {
+		origins = cfg.Origins
+	}
+	cfg.CheckOrigin = OriginChecker(origins)
 	cfg.Logger = g.Logger.With("service", path)
 	cfg.Name = path
 	if cfg.Metrics == nil {
@@ -56,7 +60,7 @@ func (g *Gateway) Handle(path string, cfg ServiceConfig, accept func(bytesocket.
 	}
 	svc := NewService(cfg, accept)
 	c := cors.New(cors.Options{
-		AllowOriginFunc: func(o string) bool { return OriginAllowed(g.Origins, o) },
+		AllowOriginFunc: func(o string) bool { return OriginAllowed(origins, o) },
 		AllowedMethods:  []string{http.MethodGet, http.MethodPost},
 		AllowedHeaders:  []string{"Content-Type", "Last-Event-ID", "Authorization"},
 		MaxAge:          600,

@@ -73,7 +73,7 @@ func serviceConfig(s ServiceSpec) ServiceConfig {
 		auth = &AuthConfig{Bearer: s.AuthBearer, Cookie: s.AuthCookie, Hook: s.AuthHook, HookTimeout: s.AuthHookTimeout}
 	}
 	return ServiceConfig{
-		Protocols: s.Protocols, Transports: s.Transports, Auth: auth,
+		Protocols: s.Protocols, Transports: s.Transports, Auth: auth, Origins: s.Origins,
 		Limits: Limits{SessionsPerIP: s.SessionsPerIP, HandshakeRate: s.HandshakeRate, HandshakeBurst: s.HandshakeBurst},
 		Emulation: emulation.Config{
 			Heartbeat: s.Heartbeat, ResumeTimeout: s.ResumeTimeout,

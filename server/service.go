@@ -29,6 +29,9 @@ type ServiceConfig struct {
 	Transports []string
 	// Emulation holds session limits and timers; zero fields take defaults.
 	Emulation emulation.Config
+	// Origins, if not nil, replaces the gateway's origin allow-list for
+	// this service (Gateway.Handle applies it to origin checks and CORS).
+	Origins []string
 	// CheckOrigin decides whether a request's Origin is allowed; nil
 	// allows requests without Origin and same-host origins.
 	CheckOrigin func(r *http.Request) bool
