@@ -187,16 +187,7 @@ func (c *Conn) backoff(attempt int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-func (c *Conn) sleep(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-c.ctx.Done():
-		return false
-	}
-}
+func (c *Conn) sleep(d time.Duration) bool { return sleepCtx(c.ctx, d) }
 
 // redact shortens the session id in an error for logs: it is a credential.
 func (c *Conn) redact(err error) string {
