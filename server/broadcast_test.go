@@ -119,7 +119,8 @@ func post(ctx context.Context, url, auth, contentType string, body []byte) (int,
 // Sizes: 1,000 sessions × (25 + 25) messages, then 30 sessions × (1,000 +
 // 1,000) messages; -short divides the message counts by 5. Under -race on
 // two cores a full 1,000 × (1,000 + 1,000) run takes minutes, so it is
-// opt-in: FERRY_BROADCAST_FULL=1.
+// opt-in: FERRY_BROADCAST_FULL=1, which .ci/test sets for a run without
+// -race.
 func TestBroadcastManySessions(t *testing.T) {
 	runs := []struct{ sessions, n int }{{1000, 25}, {30, 1000}}
 	if os.Getenv("FERRY_BROADCAST_FULL") != "" {
