@@ -60,7 +60,7 @@
     heartbeatMs: 25000,
     resumeTimeoutMs: 30000,
     maxMessageBytes: 16777216,
-    maxBodyBytes: 22369622,
+    maxBodyBytes: 22373716,
     windowBytes: 1048576,
     inboundBytes: 0 // credit on a Ferry WebSocket; 0: no limit
   };

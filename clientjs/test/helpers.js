@@ -392,7 +392,7 @@ class FakeServer {
     return {
       v: 1, session: s.sid, protocol: s.protocol, transports: this.transports,
       heartbeatMs: 25000, resumeTimeoutMs: this.resumeTimeoutMs, maxMessageBytes: 16777216,
-      maxBodyBytes: 22369622, windowBytes: 1048576, ack: s.recv
+      maxBodyBytes: 22373716, windowBytes: 1048576, ack: s.recv
     };
   }
 

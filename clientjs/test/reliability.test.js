@@ -16,7 +16,7 @@ const SID = 'r1W0x3i0Zm8yQ0b9N4q5aA';
 function info(extra = {}) {
   return JSON.stringify(Object.assign({
     v: 1, session: SID, protocol: '', transports: ['websocket', 'sse', 'longpoll'], heartbeatMs: 25000,
-    resumeTimeoutMs: 30000, maxMessageBytes: 16777216, maxBodyBytes: 22369622, windowBytes: 1048576, ack: 0
+    resumeTimeoutMs: 30000, maxMessageBytes: 16777216, maxBodyBytes: 22373716, windowBytes: 1048576, ack: 0
   }, extra));
 }
 
