@@ -42,7 +42,7 @@ func (c *Conn) carryHTTP(ctx context.Context, t string) (bool, error) {
 		c.finalAck()
 		return ok, nil
 	}
-	if fatalFor(uerr) != uerr || isFatal(uerr) {
+	if isFatal(uerr) {
 		return ok, uerr
 	}
 	return ok, err

@@ -97,14 +97,13 @@ func (c *Channel) Read(ctx context.Context) (bytesocket.MessageType, []byte, err
 		if len(c.inq) > 0 {
 			it := c.inq[0]
 			c.consumed = max(c.consumed, it.seq)
+			if it.close != nil {
+				return 0, nil, *it.close // stays at the head: reported again
+			}
 			c.inq[0] = inItem{}
 			c.inq = c.inq[1:]
 			if len(c.inq) == 0 {
 				c.inq = nil
-			}
-			if it.close != nil {
-				c.inq = append([]inItem{it}, c.inq...) // keep reporting it
-				return 0, nil, *it.close
 			}
 			c.inBytes -= len(it.data)
 			c.changed()

@@ -116,7 +116,6 @@ func (s *Session) AttachLeg(last uint64, transport string, wantAcks bool) (*Leg,
 	prev := s.Transport()
 	l, err := s.Attach(last, transport, wantAcks)
 	if err == ErrOutsideWindow {
-		s.Abort(bytesocket.StatusResumeOutsideWindow, "resume outside retention window")
 		s.Fail(bytesocket.CloseError{Code: bytesocket.StatusResumeOutsideWindow, Reason: "resume outside retention window"})
 	}
 	if err == nil {

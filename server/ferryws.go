@@ -71,7 +71,7 @@ func (h *Service) ferryWSSession(r *http.Request, sid string) (*emulation.Sessio
 	if !websocket.IsWebSocketUpgrade(r) {
 		return nil, 0, nil, errNotUpgrade
 	}
-	proto, err := h.selectProtocol(websocket.Subprotocols(r))
+	proto, err := emulation.SelectProtocol(websocket.Subprotocols(r), h.cfg.Protocols)
 	if err != nil {
 		return nil, 0, nil, err
 	}

@@ -195,10 +195,6 @@ func (h *Service) originMiddleware(next http.Handler) http.Handler {
 	})
 }
 
-func (h *Service) selectProtocol(offered []string) (string, error) {
-	return emulation.SelectProtocol(offered, h.cfg.Protocols)
-}
-
 // serveNative answers a plain RFC 6455 upgrade at the service path.
 func (h *Service) serveNative(w http.ResponseWriter, r *http.Request) {
 	if !websocket.IsWebSocketUpgrade(r) {
@@ -206,7 +202,7 @@ func (h *Service) serveNative(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, http.StatusUpgradeRequired, errNotUpgrade.Error())
 		return
 	}
-	proto, err := h.selectProtocol(websocket.Subprotocols(r))
+	proto, err := emulation.SelectProtocol(websocket.Subprotocols(r), h.cfg.Protocols)
 	if err != nil {
 		emulation.WriteError(w, err)
 		return

@@ -97,7 +97,7 @@ func streamLeg(ctx context.Context, s *emulation.Session, leg *emulation.Leg, ou
 	written, ok := send(out, func(buf []byte) []byte {
 		buf = append(buf, Prelude(PreludeBytes)...)
 		buf = append(buf, "retry: 1000\n"...)
-		return AppendFrameEvent(buf, 0, s.AppendOpen(nil))
+		return AppendEvent(buf, 0, s.AppendOpen(nil))
 	})
 	for ok && written < cfg.StreamBytes {
 		b, err := leg.Next(ctx, cfg.Heartbeat, cfg.StreamBytes-written)
@@ -105,12 +105,12 @@ func streamLeg(ctx context.Context, s *emulation.Session, leg *emulation.Leg, ou
 			return
 		}
 		var n int
-		n, ok = send(out, func(buf []byte) []byte { return appendBatch(buf, b) })
+		n, ok = send(out, func(buf []byte) []byte { return AppendBatch(buf, b) })
 		written += n
 	}
 	if ok {
 		send(out, func(buf []byte) []byte {
-			return AppendFrameEvent(buf, 0, []byte{emulation.KindReconnect})
+			return AppendEvent(buf, 0, []byte{emulation.KindReconnect})
 		})
 	}
 }
@@ -128,10 +128,11 @@ func send(out func([]byte) bool, fill func([]byte) []byte) (int, bool) {
 	return len(buf), ok
 }
 
-// appendBatch writes a batch as events; an empty batch is a heartbeat.
-func appendBatch(buf []byte, b emulation.Batch) []byte {
+// AppendBatch appends a batch's frames as events, an empty batch as a
+// heartbeat. Long-poll bodies use the same syntax.
+func AppendBatch(buf []byte, b emulation.Batch) []byte {
 	if len(b.Frames) == 0 {
-		return AppendFrameEvent(buf, 0, []byte{emulation.KindHeartbeat})
+		return AppendEvent(buf, 0, []byte{emulation.KindHeartbeat})
 	}
 	for i := range b.Frames {
 		buf = appendSequenced(buf, &b.Frames[i])
@@ -147,19 +148,6 @@ func appendSequenced(buf []byte, f *emulation.Frame) []byte {
 	return append(buf, '\n', '\n')
 }
 
-// AppendFrameEvent appends an event carrying one frame in text form (which
-// never contains CR or LF); id 0 writes no id line.
-func AppendFrameEvent(dst []byte, id uint64, frame []byte) []byte {
-	if id != 0 {
-		dst = append(dst, "id: "...)
-		dst = strconv.AppendUint(dst, id, 10)
-		dst = append(dst, '\n')
-	}
-	dst = append(dst, "data: "...)
-	dst = append(dst, frame...)
-	return append(dst, '\n', '\n')
-}
-
 // flushOut writes p and flushes it, with a write deadline so a stalled
 // client cannot hold the handler forever. It reports success.
 func flushOut(w http.ResponseWriter, rc *http.ResponseController, p []byte, hb time.Duration) bool {
@@ -169,7 +157,3 @@ func flushOut(w http.ResponseWriter, rc *http.ResponseController, p []byte, hb t
 	}
 	return rc.Flush() == nil
 }
-
-// AppendBatch appends a batch's frames as events (an empty batch as a
-// heartbeat). Long-poll bodies use the same syntax.
-func AppendBatch(buf []byte, b emulation.Batch) []byte { return appendBatch(buf, b) }

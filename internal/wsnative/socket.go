@@ -65,11 +65,9 @@ func (s *Socket) readLoop() {
 			s.readErr = bytesocket.CloseError{Code: bytesocket.StatusInvalidFramePayload, Reason: "invalid UTF-8 in text message"}
 			return
 		}
-		select {
-		case s.msgs <- inMsg{bytesocket.MessageType(typ), p}:
-		case <-s.closedCh():
-			return
-		}
+		// Read takes it; after Close, Close's goroutine drains until the
+		// peer's close ends this loop.
+		s.msgs <- inMsg{bytesocket.MessageType(typ), p}
 	}
 }
 
@@ -79,8 +77,6 @@ func (s *Socket) echoClose(code int, text string) error {
 	s.sendClose(bytesocket.StatusCode(code), text)
 	return nil
 }
-
-func (s *Socket) closedCh() <-chan struct{} { return s.readDone }
 
 func (s *Socket) mapReadErr(err error) error {
 	var ce *websocket.CloseError
