@@ -93,6 +93,13 @@ type hostAddr string
 func (a hostAddr) Network() string { return "tcp" }
 func (a hostAddr) String() string  { return string(a) }
 
+// ackPolicy is PROTOCOL.md section 7's rule for pure acknowledgements:
+// after windowBytes/4 bytes or 64 frames read, or 250 ms after the first
+// unacknowledged one; acknowledgements ride along with data at once.
+func (c *Conn) ackPolicy() emulation.AckPolicy {
+	return emulation.AckPolicy{Frames: 64, Bytes: int(c.info.WindowBytes / 4), Delay: 250 * time.Millisecond}
+}
+
 func (c *Conn) resumeTimeout() time.Duration {
 	return time.Duration(c.info.ResumeMs) * time.Millisecond
 }

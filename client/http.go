@@ -28,6 +28,7 @@ func (c *Conn) carryHTTP(ctx context.Context, t string) (bool, error) {
 		return false, err
 	}
 	defer leg.Detach()
+	leg.SetAckPolicy(c.ackPolicy())
 	c.attached(t)
 	upErr := make(chan error, 1)
 	go func() {

@@ -77,6 +77,7 @@ func (c *Conn) carryWS(ctx context.Context, conn *websocket.Conn) (bool, error) 
 	}
 	defer leg.Detach()
 	leg.SetCredit(c.info.InboundBytes)
+	leg.SetAckPolicy(c.ackPolicy())
 	c.attached(WebSocket)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

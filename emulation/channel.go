@@ -17,8 +17,9 @@ type Channel struct {
 
 	upSem chan struct{} // serializes Deliver
 
-	mu   sync.Mutex    // guards everything below
-	wake chan struct{} // closed and replaced on every state change
+	mu     sync.Mutex    // guards everything below
+	wake   chan struct{} // closed on the next state change; nil until someone waits
+	wakeIn chan struct{} // the same, but not closed by new outbound frames
 
 	out      []Frame // retained outbound frames, ascending contiguous Seq
 	sent     uint64  // highest outbound Seq assigned
@@ -27,6 +28,7 @@ type Channel struct {
 
 	recv     uint64 // highest inbound Seq delivered to inq
 	consumed uint64 // highest inbound Seq the application has read
+	readSum  uint64 // payload bytes the application has read, in all
 	inq      []inItem
 	inBytes  int
 
@@ -55,20 +57,63 @@ func NewChannel(cfg Config) *Channel {
 	return &Channel{
 		cfg:   cfg.WithDefaults(),
 		upSem: make(chan struct{}, 1),
-		wake:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
 }
 
 // changed wakes every waiter. c.mu must be held.
 func (c *Channel) changed() {
-	close(c.wake)
-	c.wake = make(chan struct{})
+	c.changedOut()
+	if c.wakeIn != nil {
+		close(c.wakeIn)
+		c.wakeIn = nil
+	}
+}
+
+// changedOut wakes only the waiters that outbound frames concern (legs,
+// writers waiting for room): a new outbound frame is the hot path of a
+// broadcast, and readers need not wake for it. c.mu held.
+func (c *Channel) changedOut() {
+	if c.wake != nil {
+		close(c.wake)
+		c.wake = nil
+	}
+}
+
+// waitChan returns the channel that the next change closes, made on
+// demand: changes with nobody waiting cost nothing. c.mu held.
+func (c *Channel) waitChan() chan struct{} {
+	if c.wake == nil {
+		c.wake = make(chan struct{})
+	}
+	return c.wake
+}
+
+// waitInChan is waitChan for waiters on the inbound side, which
+// changedOut does not wake. c.mu held.
+func (c *Channel) waitInChan() chan struct{} {
+	if c.wakeIn == nil {
+		c.wakeIn = make(chan struct{})
+	}
+	return c.wakeIn
+}
+
+// waitIn is wait for the inbound side: it ignores new outbound frames.
+func (c *Channel) waitIn(ctx context.Context) error {
+	w := c.waitInChan()
+	c.mu.Unlock()
+	defer c.mu.Lock()
+	select {
+	case <-w:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // wait releases c.mu until the state changes or ctx ends, then re-takes it.
 func (c *Channel) wait(ctx context.Context) error {
-	w := c.wake
+	w := c.waitChan()
 	c.mu.Unlock()
 	defer c.mu.Lock()
 	select {
@@ -126,6 +171,27 @@ func (c *Channel) WriteFrame(ctx context.Context, f Frame) error {
 	}
 }
 
+// TryWriteFrame queues f as WriteFrame does, but never waits: when the
+// retention window is full it still admits up to slack more frames (each
+// counted at f's size against the byte limit too), and beyond that it
+// returns false and queues nothing. A broadcast uses it to fan a message
+// out without a goroutine per subscriber.
+func (c *Channel) TryWriteFrame(f Frame, slack int) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.writeErr(); err != nil {
+		return false, err
+	}
+	n := f.size()
+	if !c.hasRoom(n) && (len(c.out) >= c.cfg.WindowMessages+slack ||
+		c.outBytes+n > c.cfg.WindowBytes+slack*n) {
+		return false, nil
+	}
+	c.push(f)
+	c.counters.Out(len(f.Data))
+	return true, nil
+}
+
 func (c *Channel) writeErr() error {
 	switch {
 	case c.remoteClose != nil:
@@ -151,7 +217,7 @@ func (c *Channel) push(f Frame) {
 	f.Seq = c.sent
 	c.out = append(c.out, f)
 	c.outBytes += f.size()
-	c.changed()
+	c.changedOut()
 }
 
 // Close sends a close frame with code and reason. See bytesocket.Socket.

@@ -49,7 +49,7 @@ func (c *Channel) deliverOne(ctx context.Context, f Frame) error {
 		return bytesocket.ErrMessageTooBig
 	}
 	for c.inBytes > 0 && c.inBytes+len(f.Data) > c.cfg.InboundBytes {
-		if err := c.wait(ctx); err != nil {
+		if err := c.waitIn(ctx); err != nil {
 			return err
 		}
 		if c.finished || c.appErr != nil {
@@ -106,6 +106,7 @@ func (c *Channel) Read(ctx context.Context) (bytesocket.MessageType, []byte, err
 				c.inq = nil
 			}
 			c.inBytes -= len(it.data)
+			c.readSum += uint64(len(it.data))
 			c.changed()
 			c.counters.In(len(it.data))
 			return it.typ, it.data, nil
@@ -116,7 +117,7 @@ func (c *Channel) Read(ctx context.Context) (bytesocket.MessageType, []byte, err
 		if c.finished {
 			return 0, nil, bytesocket.CloseError{Code: bytesocket.StatusAbnormalClosure}
 		}
-		if err := c.wait(ctx); err != nil {
+		if err := c.waitIn(ctx); err != nil {
 			return 0, nil, err
 		}
 	}

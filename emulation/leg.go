@@ -15,8 +15,11 @@ type Leg struct {
 	credit    int  // most unacknowledged payload bytes in flight; 0: no limit
 
 	// guarded by c.mu
-	cursor      uint64 // highest Seq handed out on this leg
-	upAcked     uint64 // highest inbound Seq reported in a Batch
+	policy      AckPolicy
+	cursor      uint64    // highest Seq handed out on this leg
+	upAcked     uint64    // highest inbound Seq reported in a Batch
+	upAckedSum  uint64    // c.readSum when upAcked was reported
+	ackDueAt    time.Time // a lazy ack is due then; zero: none pending
 	replaced    bool
 	closeWaited bool // waited once for the ack of our close frame
 }
@@ -30,6 +33,29 @@ func (l *Leg) SetCredit(n int) {
 	l.c.mu.Lock()
 	defer l.c.mu.Unlock()
 	l.credit = n
+}
+
+// AckPolicy delays pure acknowledgements on a leg that reports acks, as
+// PROTOCOL.md section 7 recommends: an acknowledgement rides along with
+// outgoing frames at once, but one with nothing to ride on waits until
+// Frames frames or Bytes payload bytes are unacknowledged, or Delay has
+// passed since the first of them was read. A zero policy acknowledges at
+// once.
+type AckPolicy struct {
+	Frames int
+	Bytes  int
+	Delay  time.Duration
+}
+
+// lazy reports whether the policy delays acknowledgements.
+func (p AckPolicy) lazy() bool { return p.Delay > 0 }
+
+// SetAckPolicy sets how the leg's batches report inbound progress.
+func (l *Leg) SetAckPolicy(p AckPolicy) {
+	l.c.mu.Lock()
+	defer l.c.mu.Unlock()
+	l.policy = p
+	l.c.changed()
 }
 
 // Batch is what a leg has to send: frames, an acknowledgement of inbound
@@ -65,7 +91,7 @@ func (c *Channel) Attach(last uint64, transport string, wantAcks bool) (*Leg, er
 	if c.leg != nil {
 		c.leg.replaced = true
 	}
-	l := &Leg{c: c, transport: transport, wantAcks: wantAcks, cursor: last, upAcked: c.consumed}
+	l := &Leg{c: c, transport: transport, wantAcks: wantAcks, cursor: last, upAcked: c.consumed, upAckedSum: c.readSum}
 	c.leg = l
 	c.changed()
 	return l, nil
@@ -103,13 +129,19 @@ func (l *Leg) Next(ctx context.Context, wait time.Duration, maxBytes int) (Batch
 	c := l.c
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
+	var ackTimer *time.Timer // fires when a delayed acknowledgement is due
+	defer func() {
+		if ackTimer != nil {
+			ackTimer.Stop()
+		}
+	}()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for {
 		if l.replaced {
 			return Batch{}, ErrReplaced
 		}
-		b := l.take(maxBytes)
+		b := l.take(maxBytes, time.Now())
 		if !b.Empty() {
 			return b, nil
 		}
@@ -124,10 +156,21 @@ func (l *Leg) Next(ctx context.Context, wait time.Duration, maxBytes int) (Batch
 			}
 			l.closeWaited = true
 		}
-		w := c.wake
+		var ackC <-chan time.Time
+		if !l.ackDueAt.IsZero() {
+			d := time.Until(l.ackDueAt)
+			if ackTimer == nil {
+				ackTimer = time.NewTimer(d)
+			} else {
+				ackTimer.Reset(d)
+			}
+			ackC = ackTimer.C
+		}
+		w := c.waitChan()
 		c.mu.Unlock()
 		select {
 		case <-w:
+		case <-ackC:
 		case <-timer.C:
 			c.mu.Lock()
 			return Batch{}, nil
@@ -146,9 +189,10 @@ func (c *Channel) closeDelivered(l *Leg) bool {
 }
 
 // take collects what the leg can send now. c.mu held.
-func (l *Leg) take(maxBytes int) Batch {
+func (l *Leg) take(maxBytes int, now time.Time) Batch {
 	c := l.c
 	var b Batch
+	b.Frames = l.takeFrames(maxBytes)
 	// Acknowledge what the application has read (the credit rule); once
 	// the peer's close has arrived no data follows, so acknowledge all, or
 	// a close would wait on an application that stopped reading.
@@ -156,12 +200,34 @@ func (l *Leg) take(maxBytes int) Batch {
 	if c.remoteClose != nil {
 		ack = c.recv
 	}
-	if l.wantAcks && ack > l.upAcked {
-		l.upAcked = ack
-		b.Ack = ack
-	}
-	if len(c.out) == 0 || l.cursor >= c.sent {
+	if !l.wantAcks || ack <= l.upAcked {
 		return b
+	}
+	if len(b.Frames) == 0 && c.remoteClose == nil && l.policy.lazy() {
+		p := l.policy
+		due := (p.Frames > 0 && ack-l.upAcked >= uint64(p.Frames)) ||
+			(p.Bytes > 0 && c.readSum-l.upAckedSum >= uint64(p.Bytes))
+		if !due {
+			if l.ackDueAt.IsZero() {
+				l.ackDueAt = now.Add(p.Delay)
+			}
+			if now.Before(l.ackDueAt) {
+				return b
+			}
+		}
+	}
+	l.upAcked = ack
+	l.upAckedSum = c.readSum
+	l.ackDueAt = time.Time{}
+	b.Ack = ack
+	return b
+}
+
+// takeFrames collects the frames the leg can send now. c.mu held.
+func (l *Leg) takeFrames(maxBytes int) []Frame {
+	c := l.c
+	if len(c.out) == 0 || l.cursor >= c.sent {
+		return nil
 	}
 	i := 0
 	if first := c.out[0].Seq; l.cursor >= first {
@@ -183,9 +249,9 @@ func (l *Leg) take(maxBytes int) Batch {
 		j++
 	}
 	if j == i {
-		return b
+		return nil
 	}
-	b.Frames = append([]Frame(nil), c.out[i:j]...)
+	frames := append([]Frame(nil), c.out[i:j]...)
 	l.cursor = c.out[j-1].Seq
-	return b
+	return frames
 }

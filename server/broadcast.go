@@ -14,6 +14,7 @@ import (
 
 	"github.com/ferrygw/ferry/bytesocket"
 	"github.com/ferrygw/ferry/emulation"
+	"github.com/ferrygw/ferry/internal/wsnative"
 )
 
 // BroadcastConfig configures a Broadcast. The zero value has no UDP feed
@@ -61,18 +62,23 @@ func (c BroadcastConfig) withDefaults() BroadcastConfig {
 // Accept as a service's handler; feed it with Publish, PublishHandler or
 // the UDP listener that Start opens.
 //
-// Each message's payload is stored once and shared by every emulated
-// session's retention window, not copied per subscriber. Every
-// subscriber has its own writer goroutine and a bounded queue, so a slow
-// client never slows the others: one that falls further behind than its
-// socket's buffer plus Queue messages is closed with 4012 (slow
-// consumer). Subscribers receive messages in publish order.
+// Each message is encoded once and shared by every subscriber: its
+// payload and its event-stream text by every emulated session's retention
+// window, its RFC 6455 frame by every plain WebSocket. Publish puts a
+// message straight into each emulated session's window, without a
+// goroutine or queue per subscriber; each session's carrier then sends
+// everything pending in one write. A plain WebSocket subscriber has a
+// writer goroutine and a bounded queue, drained into one write (writev)
+// per wake-up. A slow client never slows the others: one that falls more
+// than Queue messages behind its socket's own buffer (an emulated
+// session's retention window, a WebSocket's queue) is closed with 4012
+// (slow consumer). Subscribers receive messages in publish order.
 //
 // All methods are safe for concurrent use.
 type Broadcast struct {
 	cfg BroadcastConfig
 
-	mu     sync.Mutex // guards subs, closed and udp; held by Publish, so all queues get one order
+	mu     sync.Mutex // guards subs, closed and udp; held by Publish, so all subscribers get one order
 	subs   map[*subscriber]struct{}
 	closed bool
 	udp    net.PacketConn
@@ -80,12 +86,26 @@ type Broadcast struct {
 	wg sync.WaitGroup // the UDP reader
 }
 
-// subscriber is one socket's queue and writer.
+// message is one published message, encoded once for every subscriber.
+type message struct {
+	f      emulation.Frame // payload and event-stream text, for sessions
+	native []byte          // the RFC 6455 server frame, for plain WebSockets
+}
+
+// subscriber is one socket. Emulated sessions (es) take messages straight
+// into their windows; other sockets have a queue and a writer goroutine.
 type subscriber struct {
 	s      bytesocket.Socket
-	q      chan *emulation.Frame
+	es     *emulation.Session
+	raw    rawWriter     // non-nil: writes pre-encoded frames in one call
+	q      chan *message // nil for sessions
 	ctx    context.Context
 	cancel context.CancelCauseFunc
+}
+
+// rawWriter is a socket that can send pre-encoded frames (wsnative).
+type rawWriter interface {
+	WriteRaw(ctx context.Context, frames net.Buffers) error
 }
 
 // errSlowConsumer ends a subscriber that fell behind.
@@ -112,50 +132,89 @@ func NewBroadcast(cfg BroadcastConfig) (*Broadcast, error) {
 func (b *Broadcast) Accept(s bytesocket.Socket) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
-	sub := &subscriber{s: s, q: make(chan *emulation.Frame, b.cfg.Queue), ctx: ctx, cancel: cancel}
+	sub := &subscriber{s: s, ctx: ctx, cancel: cancel}
+	if es, ok := s.(*emulation.Session); ok {
+		sub.es = es
+	} else {
+		sub.q = make(chan *message, b.cfg.Queue)
+		sub.raw, _ = s.(rawWriter)
+	}
 	if !b.add(sub) {
 		_ = s.Close(bytesocket.StatusGoingAway, "broadcast closed")
 		return
 	}
 	defer b.remove(sub)
-	go func() { // reads to see the client's close
-		for {
-			if _, _, err := s.Read(ctx); err != nil {
-				cancel(err)
-				return
-			}
-		}
-	}()
-	b.send(sub)
+	if sub.es != nil {
+		b.read(sub) // Publish writes; this goroutine only waits for the end
+	} else {
+		go b.read(sub)
+		b.send(sub)
+	}
+	switch context.Cause(ctx) {
+	case errSlowConsumer:
+		b.cfg.Logger.Info("broadcast: slow consumer closed", "remote", addrString(s.RemoteAddr()), "transport", s.Transport())
+		_ = s.Close(bytesocket.StatusSlowConsumer, "slow consumer")
+	case errBroadcastClosed:
+		_ = s.Close(bytesocket.StatusGoingAway, "broadcast closed")
+	}
 }
 
-// send writes queued frames to the subscriber until its context ends.
-func (b *Broadcast) send(sub *subscriber) {
+// read reads and discards until the socket or the subscription ends.
+func (b *Broadcast) read(sub *subscriber) {
 	for {
-		select {
-		case f := <-sub.q:
-			if err := writeShared(sub.ctx, sub.s, f); err != nil {
-				sub.cancel(err)
-			}
-		case <-sub.ctx.Done():
-			switch context.Cause(sub.ctx) {
-			case errSlowConsumer:
-				b.cfg.Logger.Info("broadcast: slow consumer closed", "remote", addrString(sub.s.RemoteAddr()), "transport", sub.s.Transport())
-				_ = sub.s.Close(bytesocket.StatusSlowConsumer, "slow consumer")
-			case errBroadcastClosed:
-				_ = sub.s.Close(bytesocket.StatusGoingAway, "broadcast closed")
-			}
+		if _, _, err := sub.s.Read(sub.ctx); err != nil {
+			sub.cancel(err)
 			return
 		}
 	}
 }
 
-// writeShared writes f to s, sharing f.Data when s is an emulated session.
-func writeShared(ctx context.Context, s bytesocket.Socket, f *emulation.Frame) error {
-	if es, ok := s.(*emulation.Session); ok {
-		return es.WriteFrame(ctx, *f)
+// send writes queued messages to a non-session subscriber until its
+// context ends, taking everything queued at each wake-up.
+func (b *Broadcast) send(sub *subscriber) {
+	var batch []*message
+	var bufs net.Buffers
+	for {
+		select {
+		case m := <-sub.q:
+			batch = append(batch[:0], m)
+		drain:
+			for len(batch) < 256 {
+				select {
+				case m := <-sub.q:
+					batch = append(batch, m)
+				default:
+					break drain
+				}
+			}
+			if err := b.write(sub, batch, &bufs); err != nil {
+				sub.cancel(err)
+			}
+			clear(batch)
+		case <-sub.ctx.Done():
+			return
+		}
 	}
-	return s.Write(ctx, f.MessageType(), f.Data)
+}
+
+// write sends a batch: pre-encoded in one call when the socket can, else
+// message by message.
+func (b *Broadcast) write(sub *subscriber, batch []*message, bufs *net.Buffers) error {
+	if sub.raw != nil {
+		*bufs = (*bufs)[:0]
+		for _, m := range batch {
+			*bufs = append(*bufs, m.native)
+		}
+		err := sub.raw.WriteRaw(sub.ctx, *bufs)
+		clear((*bufs)[:cap(*bufs)])
+		return err
+	}
+	for _, m := range batch {
+		if err := sub.s.Write(sub.ctx, m.f.MessageType(), m.f.Data); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (b *Broadcast) add(sub *subscriber) bool {
@@ -182,10 +241,10 @@ func (b *Broadcast) Subscribers() int {
 }
 
 // Publish queues one message for every subscriber. It never waits for a
-// subscriber: one whose queue is full is closed with 4012. p must not be
-// modified afterwards; it is shared, not copied. Text payloads must be
-// valid UTF-8 (bytesocket.ErrInvalidUTF8 otherwise). Publish returns ctx.Err() if
-// ctx has ended.
+// subscriber: one that is too far behind is closed with 4012. p must not
+// be modified afterwards; it is shared, not copied. Text payloads must be
+// valid UTF-8 (bytesocket.ErrInvalidUTF8 otherwise). Publish returns
+// ctx.Err() if ctx has ended.
 func (b *Broadcast) Publish(ctx context.Context, typ bytesocket.MessageType, p []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -199,15 +258,24 @@ func (b *Broadcast) Publish(ctx context.Context, typ bytesocket.MessageType, p [
 	default:
 		return errors.New("server: unknown message type")
 	}
-	// One frame for every subscriber: the payload and its text encoding
-	// (for event streams and long-polls) are shared, made once.
-	sf := emulation.SharedFrame(typ, p)
-	f := &sf
+	// One encoding for every subscriber.
+	m := &message{f: emulation.SharedFrame(typ, p), native: wsnative.AppendServerFrame(nil, typ, p)}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for sub := range b.subs {
+		if sub.es != nil {
+			ok, err := sub.es.TryWriteFrame(m.f, b.cfg.Queue)
+			switch {
+			case err != nil: // closing: its Accept returns soon
+				delete(b.subs, sub)
+			case !ok:
+				delete(b.subs, sub)
+				sub.cancel(errSlowConsumer)
+			}
+			continue
+		}
 		select {
-		case sub.q <- f:
+		case sub.q <- m:
 		default:
 			delete(b.subs, sub)
 			sub.cancel(errSlowConsumer)

@@ -5,6 +5,7 @@ package wsnative
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"net"
 	"net/http"
@@ -189,3 +190,52 @@ func (s *Socket) RemoteAddr() net.Addr { return s.conn.RemoteAddr() }
 
 // Header returns the opening request's headers.
 func (s *Socket) Header() http.Header { return s.header }
+
+// AppendServerFrame appends p as one unmasked RFC 6455 data frame, as a
+// server sends it (FIN set, no extensions), for WriteRaw. Encoding a
+// broadcast message once serves every subscriber.
+func AppendServerFrame(dst []byte, typ bytesocket.MessageType, p []byte) []byte {
+	op := byte(websocket.BinaryMessage)
+	if typ == bytesocket.Text {
+		op = websocket.TextMessage
+	}
+	dst = append(dst, 0x80|op)
+	switch n := len(p); {
+	case n <= 125:
+		dst = append(dst, byte(n))
+	case n <= 0xffff:
+		dst = append(dst, 126, byte(n>>8), byte(n))
+	default:
+		dst = append(dst, 127)
+		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
+	}
+	return append(dst, p...)
+}
+
+// WriteRaw sends frames made by AppendServerFrame in one system call
+// (writev). Each frame must be a whole data frame; text frames must carry
+// valid UTF-8.
+func (s *Socket) WriteRaw(ctx context.Context, frames net.Buffers) error {
+	if s.closed.Load() {
+		return bytesocket.ErrClosed("write")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	nc := s.conn.NetConn()
+	stop := context.AfterFunc(ctx, func() { _ = nc.SetWriteDeadline(time.Unix(1, 0)) })
+	defer stop()
+	dl, _ := ctx.Deadline()
+	_ = nc.SetWriteDeadline(dl)
+	// Each frame's bytes go out whole (the connection's write lock), so
+	// gorilla's own control frames never land inside one.
+	if _, err := frames.WriteTo(nc); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return err
+	}
+	return nil
+}
