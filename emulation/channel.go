@@ -171,24 +171,34 @@ func (c *Channel) WriteFrame(ctx context.Context, f Frame) error {
 	}
 }
 
-// TryWriteFrame queues f as WriteFrame does, but never waits: when the
-// retention window is full it still admits up to slack more frames (each
-// counted at f's size against the byte limit too), and beyond that it
-// returns false and queues nothing. A broadcast uses it to fan a message
-// out without a goroutine per subscriber.
-func (c *Channel) TryWriteFrame(f Frame, slack int) (bool, error) {
+// TryWriteFrames queues frames as WriteFrame does, in order and with one
+// wake-up of the carrier, but never waits: when the retention window is
+// full it still admits up to slack more frames (each counted against the
+// byte limit at the size of the largest frame), and beyond that it
+// returns false having queued only the frames before. A broadcast uses it
+// to fan messages out without a goroutine per subscriber.
+func (c *Channel) TryWriteFrames(frames []Frame, slack int) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.writeErr(); err != nil {
 		return false, err
 	}
-	n := f.size()
-	if !c.hasRoom(n) && (len(c.out) >= c.cfg.WindowMessages+slack ||
-		c.outBytes+n > c.cfg.WindowBytes+slack*n) {
-		return false, nil
+	pushed := false
+	defer func() {
+		if pushed {
+			c.changedOut()
+		}
+	}()
+	for _, f := range frames {
+		n := f.size()
+		if !c.hasRoom(n) && (len(c.out) >= c.cfg.WindowMessages+slack ||
+			c.outBytes+n > c.cfg.WindowBytes+slack*max(n, 1)) {
+			return false, nil
+		}
+		c.append(f)
+		c.counters.Out(len(f.Data))
+		pushed = true
 	}
-	c.push(f)
-	c.counters.Out(len(f.Data))
 	return true, nil
 }
 
@@ -211,13 +221,19 @@ func (c *Channel) hasRoom(n int) bool {
 	return c.outBytes+n <= c.cfg.WindowBytes && len(c.out) < c.cfg.WindowMessages
 }
 
-// push appends f as the next outbound frame. c.mu must be held.
+// push appends f as the next outbound frame and wakes the carrier. c.mu
+// must be held.
 func (c *Channel) push(f Frame) {
+	c.append(f)
+	c.changedOut()
+}
+
+// append appends f as the next outbound frame. c.mu must be held.
+func (c *Channel) append(f Frame) {
 	c.sent++
 	f.Seq = c.sent
 	c.out = append(c.out, f)
 	c.outBytes += f.size()
-	c.changedOut()
 }
 
 // Close sends a close frame with code and reason. See bytesocket.Socket.

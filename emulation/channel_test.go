@@ -177,3 +177,40 @@ func TestAbortReportsCode(t *testing.T) {
 		t.Fatalf("Write after Abort = %v, want 1007", err)
 	}
 }
+
+// TestTryWriteFramesSlack fills the window, then checks that exactly
+// slack more frames are admitted without waiting and that the call that
+// overflows reports it, having queued the frames before the overflow.
+func TestTryWriteFramesSlack(t *testing.T) {
+	c := NewChannel(Config{WindowBytes: 1 << 20, WindowMessages: 4})
+	f := SharedFrame(bytesocket.Binary, []byte("x"))
+	ok, err := c.TryWriteFrames([]Frame{f, f, f}, 2)
+	if !ok || err != nil {
+		t.Fatalf("3 frames into an empty window of 4: %v %v", ok, err)
+	}
+	ok, err = c.TryWriteFrames([]Frame{f, f, f}, 2) // 4 fill the window, 2 are slack
+	if !ok || err != nil {
+		t.Fatalf("window plus slack: %v %v", ok, err)
+	}
+	ok, err = c.TryWriteFrames([]Frame{f, f}, 2)
+	if ok || err != nil {
+		t.Fatalf("beyond the slack: ok=%v err=%v, want false, nil", ok, err)
+	}
+	leg, err := c.Attach(0, "test", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := leg.Next(context.Background(), time.Second, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Frames) != 6 || b.Frames[5].Seq != 6 {
+		t.Fatalf("got %d frames (last %+v), want 6 ending at seq 6", len(b.Frames), b.Frames[len(b.Frames)-1])
+	}
+	if err := c.Ack(6); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := c.TryWriteFrames([]Frame{f}, 0); !ok || err != nil {
+		t.Fatalf("after the ack: %v %v", ok, err)
+	}
+}

@@ -64,10 +64,12 @@ func (c BroadcastConfig) withDefaults() BroadcastConfig {
 //
 // Each message is encoded once and shared by every subscriber: its
 // payload and its event-stream text by every emulated session's retention
-// window, its RFC 6455 frame by every plain WebSocket. Publish puts a
-// message straight into each emulated session's window, without a
-// goroutine or queue per subscriber; each session's carrier then sends
-// everything pending in one write. A plain WebSocket subscriber has a
+// window, its RFC 6455 frame by every plain WebSocket. One fan-out
+// goroutine, running only while there is something to deliver, puts the
+// messages published since its last pass straight into each emulated
+// session's window, without a goroutine or queue per subscriber; each
+// session's carrier then sends everything pending in one write. The
+// busier the feed, the more messages share a pass and a write. A plain WebSocket subscriber has a
 // writer goroutine and a bounded queue, drained into one write (writev)
 // per wake-up. A slow client never slows the others: one that falls more
 // than Queue messages behind its socket's own buffer (an emulated
@@ -78,16 +80,23 @@ func (c BroadcastConfig) withDefaults() BroadcastConfig {
 type Broadcast struct {
 	cfg BroadcastConfig
 
-	mu     sync.Mutex // guards subs, closed and udp; held by Publish, so all subscribers get one order
+	mu     sync.Mutex // guards subs, closed and udp; held while fanning out, so all subscribers get one order
 	subs   map[*subscriber]struct{}
 	closed bool
 	udp    net.PacketConn
+
+	pmu     sync.Mutex // guards the fields below
+	pending []*message // published, not yet fanned out
+	spare   []*message // pending's last backing array, for reuse
+	pubSeq  uint64     // number of the last message published
+	fanning bool       // a fanOut goroutine is running
 
 	wg sync.WaitGroup // the UDP reader
 }
 
 // message is one published message, encoded once for every subscriber.
 type message struct {
+	seq    uint64          // publish order; a subscriber gets those after its from
 	f      emulation.Frame // payload and event-stream text, for sessions
 	native []byte          // the RFC 6455 server frame, for plain WebSockets
 }
@@ -99,6 +108,7 @@ type subscriber struct {
 	es     *emulation.Session
 	raw    rawWriter     // non-nil: writes pre-encoded frames in one call
 	q      chan *message // nil for sessions
+	from   uint64        // pubSeq when it subscribed
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 }
@@ -223,6 +233,9 @@ func (b *Broadcast) add(sub *subscriber) bool {
 	if b.closed {
 		return false
 	}
+	b.pmu.Lock()
+	sub.from = b.pubSeq
+	b.pmu.Unlock()
 	b.subs[sub] = struct{}{}
 	return true
 }
@@ -240,8 +253,9 @@ func (b *Broadcast) Subscribers() int {
 	return len(b.subs)
 }
 
-// Publish queues one message for every subscriber. It never waits for a
-// subscriber: one that is too far behind is closed with 4012. p must not
+// Publish queues one message for every socket subscribed when it is
+// called, and returns without waiting for any of them: a subscriber that
+// is too far behind is closed with 4012. p must not
 // be modified afterwards; it is shared, not copied. Text payloads must be
 // valid UTF-8 (bytesocket.ErrInvalidUTF8 otherwise). Publish returns
 // ctx.Err() if ctx has ended.
@@ -260,11 +274,62 @@ func (b *Broadcast) Publish(ctx context.Context, typ bytesocket.MessageType, p [
 	}
 	// One encoding for every subscriber.
 	m := &message{f: emulation.SharedFrame(typ, p), native: wsnative.AppendServerFrame(nil, typ, p)}
+	b.pmu.Lock()
+	b.pubSeq++
+	m.seq = b.pubSeq
+	b.pending = append(b.pending, m)
+	start := !b.fanning
+	b.fanning = true
+	b.pmu.Unlock()
+	if start {
+		go b.fanOut()
+	}
+	return nil
+}
+
+// fanOut delivers pending messages until there are none. While it hands
+// one batch to every subscriber, newly published messages gather into
+// the next batch, so under load each subscriber gets several messages per
+// wake-up (and its carrier sends them in one write) instead of one.
+func (b *Broadcast) fanOut() {
+	for {
+		b.pmu.Lock()
+		batch := b.pending
+		b.pending = b.spare[:0]
+		b.spare = nil
+		if len(batch) == 0 {
+			b.fanning = false
+			b.pmu.Unlock()
+			return
+		}
+		b.pmu.Unlock()
+		b.deliver(batch)
+		clear(batch)
+		b.pmu.Lock()
+		b.spare = batch[:0]
+		b.pmu.Unlock()
+	}
+}
+
+// deliver gives a batch of messages, in order, to every subscriber.
+func (b *Broadcast) deliver(batch []*message) {
+	frames := make([]emulation.Frame, len(batch))
+	for i, m := range batch {
+		frames[i] = m.f
+	}
+	first := batch[0].seq
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for sub := range b.subs {
+		skip := 0 // messages published before sub subscribed
+		if sub.from >= first {
+			skip = int(min(sub.from-first+1, uint64(len(batch))))
+		}
+		if skip == len(batch) {
+			continue
+		}
 		if sub.es != nil {
-			ok, err := sub.es.TryWriteFrame(m.f, b.cfg.Queue)
+			ok, err := sub.es.TryWriteFrames(frames[skip:], b.cfg.Queue)
 			switch {
 			case err != nil: // closing: its Accept returns soon
 				delete(b.subs, sub)
@@ -274,14 +339,17 @@ func (b *Broadcast) Publish(ctx context.Context, typ bytesocket.MessageType, p [
 			}
 			continue
 		}
-		select {
-		case sub.q <- m:
-		default:
-			delete(b.subs, sub)
-			sub.cancel(errSlowConsumer)
+	queue:
+		for _, m := range batch[skip:] {
+			select {
+			case sub.q <- m:
+			default:
+				delete(b.subs, sub)
+				sub.cancel(errSlowConsumer)
+				break queue
+			}
 		}
 	}
-	return nil
 }
 
 // PublishHandler returns a handler that publishes the body of each POST
