@@ -1,6 +1,7 @@
 package longpoll
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
@@ -18,22 +19,67 @@ func (Downstream) Name() string { return "longpoll" }
 
 // ServeLeg holds the request until frames are ready (or Config.PollHold
 // passes) and answers them, or a heartbeat.
+//
+// Frames ready at once are answered inside net/http. A poll that must
+// wait is, where the server can take connections back (see
+// emulation.WithHandBack; Gateway.Serve can), taken off net/http while
+// it waits: the idle session then holds one shallow goroutine and its
+// connection, not net/http's goroutines and buffers, and the connection
+// goes back to the server for its next request once answered.
 func (Downstream) ServeLeg(w http.ResponseWriter, r *http.Request, s *emulation.Session, leg *emulation.Leg, release func()) {
-	defer release()
 	cfg := s.Config()
-	b, err := leg.Next(r.Context(), cfg.PollHold, cfg.StreamBytes)
-	switch err {
-	case nil, emulation.ErrReplaced:
-	case emulation.ErrSessionDone:
-		emulation.WriteError(w, err)
-		return
-	default:
+	setHeaders(w.Header())
+	b, err := leg.Next(r.Context(), 0, cfg.StreamBytes)
+	if err == nil && b.Empty() {
+		if d := emulation.Detach(w, r); d != nil {
+			go func() {
+				defer release()
+				b, err := leg.Next(context.Background(), cfg.PollHold, cfg.StreamBytes)
+				status, body := answer(b, err)
+				d.Respond(status, body, 2*cfg.Heartbeat)
+			}()
+			return
+		}
+		b, err = leg.Next(r.Context(), cfg.PollHold, cfg.StreamBytes)
+	}
+	defer release()
+	if err != nil && err != emulation.ErrReplaced && err != emulation.ErrSessionDone {
 		return // the client went away
 	}
-	body := sse.AppendBatch(nil, b)
-	h := w.Header()
+	status, body := answer(b, err)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+func setHeaders(h http.Header) {
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	_, _ = w.Write(body)
+	h.Set("X-Content-Type-Options", "nosniff")
+}
+
+// answer is the response to a poll that ended with b and err: the batch
+// (a heartbeat when empty, as for a replaced leg), or the error.
+func answer(b emulation.Batch, err error) (int, []byte) {
+	if err != nil && err != emulation.ErrReplaced {
+		h := http.Header{}
+		rec := &bodyRecorder{h: h}
+		emulation.WriteError(rec, err)
+		return rec.status, rec.body
+	}
+	return http.StatusOK, sse.AppendBatch(nil, b)
+}
+
+// bodyRecorder keeps what emulation.WriteError writes.
+type bodyRecorder struct {
+	h      http.Header
+	status int
+	body   []byte
+}
+
+func (r *bodyRecorder) Header() http.Header    { return r.h }
+func (r *bodyRecorder) WriteHeader(status int) { r.status = status }
+func (r *bodyRecorder) Write(p []byte) (int, error) {
+	r.body = append(r.body, p...)
+	return len(p), nil
 }

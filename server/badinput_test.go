@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -88,7 +87,7 @@ func TestBadInput(t *testing.T) {
 		}
 	})
 	g.Handle("/echo", server.ServiceConfig{}, server.Echo)
-	ts := httptest.NewServer(g)
+	ts := newServer(g)
 	defer ts.Close()
 
 	// A healthy session that must keep working while the bad requests run.

@@ -26,7 +26,7 @@ func benchServer(b *testing.B) *httptest.Server {
 	g := server.NewGateway(nil, nil)
 	g.Handle("/echo", server.ServiceConfig{}, server.Echo)
 	g.Handle("/burst", server.ServiceConfig{}, burst)
-	ts := httptest.NewServer(g)
+	ts := newServer(g)
 	b.Cleanup(ts.Close)
 	return ts
 }

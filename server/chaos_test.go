@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -108,7 +107,7 @@ func runChaos(t *testing.T, opts client.Options, n int) {
 		_, _, cerr := s.Read(ctx)
 		results <- chaosResult{err, bytesocket.CloseStatus(cerr)}
 	})
-	ts := httptest.NewServer(g)
+	ts := newServer(g)
 	defer ts.Close()
 	proxy, err := faultproxy.New(ts.Listener.Addr().String(), 256<<10)
 	if err != nil {

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -47,7 +46,7 @@ func makePair(t *testing.T, opts client.Options, resume bool) (bytesocket.Socket
 		accepted <- s
 		<-done // the socket lives until the subtest ends
 	})
-	ts := httptest.NewServer(g)
+	ts := newServer(g)
 	opts.Protocols = []string{"conformance"}
 	opts.MaxBackoff = 20 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -3,7 +3,6 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -22,7 +21,7 @@ func TestUpstreamBurstDoesNotDeadlock(t *testing.T) {
 		t.Run(tr, func(t *testing.T) {
 			g := server.NewGateway(nil, nil)
 			g.Handle("/echo", server.ServiceConfig{}, server.Echo)
-			ts := httptest.NewServer(g)
+			ts := newServer(g)
 			defer ts.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()

@@ -77,9 +77,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.router.S
 // gracefully: every session is closed with 1001 and given up to grace to
 // finish.
 func (g *Gateway) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
-	g.srv = &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(g.Logger.Handler(), slog.LevelDebug)}
+	hl := NewHandBackListener(ln)
+	g.srv = &http.Server{
+		Handler:           g,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(g.Logger.Handler(), slog.LevelDebug),
+		ConnContext:       hl.ConnContext,
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- g.srv.Serve(ln) }()
+	go func() { errc <- g.srv.Serve(hl) }()
 	select {
 	case err := <-errc:
 		return err

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"runtime"
@@ -48,7 +47,7 @@ func BenchmarkIdleSession(b *testing.B) {
 		b.Run(t, func(b *testing.B) {
 			g := server.NewGateway(nil, nil)
 			g.Handle("/echo", server.ServiceConfig{Emulation: emulation.Config{PollHold: time.Hour, Heartbeat: time.Hour, ResumeTimeout: time.Hour}}, server.Echo)
-			ts := httptest.NewServer(g)
+			ts := newServer(g)
 			defer ts.Close()
 			defer ts.CloseClientConnections()
 			before := memInUse()
