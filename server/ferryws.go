@@ -91,6 +91,11 @@ func writeFerryWS(ctx context.Context, conn *websocket.Conn, s *emulation.Sessio
 	if conn.WriteMessage(websocket.BinaryMessage, open) != nil {
 		return
 	}
+	// Each batch goes out as one write of pre-encoded frames, not one
+	// write per frame; gorilla's own writes (control frames) are whole
+	// writes too, so the two never interleave.
+	nc := conn.NetConn()
+	var buf []byte
 	for {
 		b, err := leg.Next(ctx, hb, wsBatchBytes)
 		switch err {
@@ -104,9 +109,13 @@ func writeFerryWS(ctx context.Context, conn *websocket.Conn, s *emulation.Sessio
 		default:
 			return
 		}
-		_ = conn.SetWriteDeadline(time.Now().Add(2 * hb))
-		if ferryws.WriteBatch(conn, b) != nil {
+		buf = ferryws.AppendServerBatch(buf[:0], b)
+		_ = nc.SetWriteDeadline(time.Now().Add(2 * hb))
+		if _, err := nc.Write(buf); err != nil {
 			return
+		}
+		if cap(buf) > 256<<10 {
+			buf = nil // don't keep a big batch's buffer while idle
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ferrygw/ferry/bytesocket"
 	"github.com/ferrygw/ferry/emulation"
+	"github.com/ferrygw/ferry/internal/wsnative"
 	"github.com/gorilla/websocket"
 )
 
@@ -90,6 +91,30 @@ func WriteBatch(conn *websocket.Conn, b emulation.Batch) error {
 		}
 	}
 	return nil
+}
+
+// AppendServerBatch appends what WriteBatch would send, as unmasked
+// frames a server writes: the whole batch goes out in one write.
+func AppendServerBatch(dst []byte, b emulation.Batch) []byte {
+	if b.Ack != 0 {
+		ack := emulation.AppendAck([]byte{Control}, b.Ack)
+		dst = wsnative.AppendServerFrame(dst, bytesocket.Binary, ack)
+	} else if len(b.Frames) == 0 {
+		dst = wsnative.AppendServerFrame(dst, bytesocket.Binary, []byte{Control, emulation.KindHeartbeat})
+	}
+	for i := range b.Frames {
+		f := &b.Frames[i]
+		switch f.Kind {
+		case emulation.KindText:
+			dst = wsnative.AppendServerFrame(dst, bytesocket.Text, f.Data)
+		case emulation.KindBinary:
+			dst = wsnative.AppendServerFrameHeader(dst, bytesocket.Binary, 1+len(f.Data))
+			dst = append(append(dst, Data), f.Data...)
+		default:
+			dst = wsnative.AppendServerFrame(dst, bytesocket.Binary, f.AppendText([]byte{Control}))
+		}
+	}
+	return dst
 }
 
 // WriteFrame writes one sequenced frame.

@@ -195,21 +195,25 @@ func (s *Socket) Header() http.Header { return s.header }
 // server sends it (FIN set, no extensions), for WriteRaw. Encoding a
 // broadcast message once serves every subscriber.
 func AppendServerFrame(dst []byte, typ bytesocket.MessageType, p []byte) []byte {
+	return append(AppendServerFrameHeader(dst, typ, len(p)), p...)
+}
+
+// AppendServerFrameHeader appends the header of an unmasked data frame
+// with an n-byte payload; the payload follows it.
+func AppendServerFrameHeader(dst []byte, typ bytesocket.MessageType, n int) []byte {
 	op := byte(websocket.BinaryMessage)
 	if typ == bytesocket.Text {
 		op = websocket.TextMessage
 	}
 	dst = append(dst, 0x80|op)
-	switch n := len(p); {
+	switch {
 	case n <= 125:
-		dst = append(dst, byte(n))
+		return append(dst, byte(n))
 	case n <= 0xffff:
-		dst = append(dst, 126, byte(n>>8), byte(n))
-	default:
-		dst = append(dst, 127)
-		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
+		return append(dst, 126, byte(n>>8), byte(n))
 	}
-	return append(dst, p...)
+	dst = append(dst, 127)
+	return binary.BigEndian.AppendUint64(dst, uint64(n))
 }
 
 // WriteRaw sends frames made by AppendServerFrame in one system call
