@@ -11,8 +11,9 @@ import (
 type Leg struct {
 	c         *Channel
 	transport string
-	wantAcks  bool // report inbound progress (Batch.Ack) for in-band acks
-	credit    int  // most unacknowledged payload bytes in flight; 0: no limit
+	wantAcks  bool        // report inbound progress (Batch.Ack) for in-band acks
+	credit    int         // most unacknowledged payload bytes in flight; 0: no limit
+	timer     *time.Timer // Next's wait; Next is called by one goroutine at a time
 
 	// guarded by c.mu
 	policy      AckPolicy
@@ -124,10 +125,18 @@ func (l *Leg) Current() bool {
 // the cursor, at most about maxBytes of payload (always at least one), and
 // an inbound acknowledgement if the leg reports acks. An empty batch means
 // the wait ran out. It returns ErrReplaced when a newer leg took over and
-// ErrSessionDone when the channel has nothing more to send.
+// ErrSessionDone when the channel has nothing more to send. A leg's Next
+// must not be called from two goroutines at once.
 func (l *Leg) Next(ctx context.Context, wait time.Duration, maxBytes int) (Batch, error) {
 	c := l.c
-	timer := time.NewTimer(wait)
+	// One timer per leg, reset on every call: an idle carrier waits here
+	// once per heartbeat, and a new timer each time is garbage.
+	if l.timer == nil {
+		l.timer = time.NewTimer(wait)
+	} else {
+		l.timer.Reset(wait)
+	}
+	timer := l.timer
 	defer timer.Stop()
 	var ackTimer *time.Timer // fires when a delayed acknowledgement is due
 	defer func() {
