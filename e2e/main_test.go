@@ -53,6 +53,9 @@ func run(m *testing.M) int {
 
 	closeBrowser := startBrowser()
 	defer closeBrowser()
+	// The proxies and the proxied browsers start lazily; stop them after
+	// the tests, before the servers behind them.
+	defer stopNetwork()
 	return m.Run()
 }
 
@@ -215,19 +218,30 @@ func chromiumPath() (string, error) {
 	return exec.LookPath("chromium")
 }
 
-// startBrowser starts the package's one Chromium, with a fresh user-data
-// dir, and returns a func that stops it and removes the dir. On failure it
-// records the reason in env.browserErr.
+// startBrowser starts the package's one Chromium and returns a func that
+// stops it. On failure it records the reason in env.browserErr.
 func startBrowser() (stop func()) {
+	ctx, stop, err := launchBrowser()
+	if err != nil {
+		env.browserErr = err
+		return stop
+	}
+	env.browser = ctx
+	return stop
+}
+
+// launchBrowser starts a headless Chromium with a fresh user-data dir, the
+// package's usual flags and the extra options (later options win), and
+// returns a chromedp context that owns it and a func that stops it and
+// removes the dir. stop is never nil, even with an error.
+func launchBrowser(extra ...chromedp.ExecAllocatorOption) (ctx context.Context, stop func(), err error) {
 	path, err := chromiumPath()
 	if err != nil {
-		env.browserErr = fmt.Errorf("chromium not found (apt-get install -y chromium): %w", err)
-		return func() {}
+		return nil, func() {}, fmt.Errorf("chromium not found (apt-get install -y chromium): %w", err)
 	}
 	dir, err := os.MkdirTemp("", "ferry-e2e-chromium-")
 	if err != nil {
-		env.browserErr = err
-		return func() {}
+		return nil, func() {}, err
 	}
 	var out bytes.Buffer
 	opts := []chromedp.ExecAllocatorOption{
@@ -250,6 +264,7 @@ func startBrowser() (stop func()) {
 		chromedp.WindowSize(1000, 800),
 		chromedp.CombinedOutput(&out),
 	}
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
 	stop = func() {
@@ -269,11 +284,9 @@ func startBrowser() (stop func()) {
 		err = errors.New("browser start timed out")
 	}
 	if err != nil {
-		env.browserErr = fmt.Errorf("starting %s: %w\n%s", path, err, out.String())
-		return stop
+		return nil, stop, fmt.Errorf("starting %s: %w\n%s", path, err, out.String())
 	}
-	env.browser = browserCtx
-	return stop
+	return browserCtx, stop, nil
 }
 
 // needBrowser skips the test when there is no browser, or fails it when

@@ -36,7 +36,14 @@ type request struct {
 func newTab(t *testing.T, inits ...string) *tab {
 	t.Helper()
 	needBrowser(t)
-	ctx, cancel := chromedp.NewContext(env.browser)
+	return newTabIn(t, env.browser, inits...)
+}
+
+// newTabIn opens a tab in the browser that browserCtx owns (see
+// launchBrowser), like newTab.
+func newTabIn(t *testing.T, browserCtx context.Context, inits ...string) *tab {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browserCtx)
 	tb := &tab{t: t, ctx: ctx}
 	t.Cleanup(func() {
 		cancel()
