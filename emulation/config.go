@@ -25,7 +25,8 @@ type Config struct {
 	// ResumeTimeout is how long a session with no carrier and no request in
 	// flight lives before it expires. Default 30 s.
 	ResumeTimeout time.Duration
-	// PollHold is the longest a long-poll request is held. Default 25 s.
+	// PollHold is the longest a long-poll request is held (never longer
+	// than Heartbeat). Default 25 s.
 	PollHold time.Duration
 	// StreamBytes is how many bytes an event stream writes before it ends
 	// with a reconnect frame. Default 128 KiB.

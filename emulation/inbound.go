@@ -10,7 +10,10 @@ import (
 // Deliver hands inbound frames numbered first, first+1, ... to the
 // application, skipping those already delivered, and returns the highest
 // number delivered. It waits while the inbound queue is full. A first
-// beyond Received()+1 is ErrSeqGap; nothing is delivered then.
+// beyond Received()+1 is ErrSeqGap; nothing is delivered then. On a
+// finished channel only a retry of frames already delivered succeeds:
+// the retry of a client's close frame whose answer was lost may carry the
+// acknowledgement that finished the session.
 func (c *Channel) Deliver(ctx context.Context, first uint64, frames []Frame) (uint64, error) {
 	select {
 	case c.upSem <- struct{}{}:
@@ -21,6 +24,9 @@ func (c *Channel) Deliver(ctx context.Context, first uint64, frames []Frame) (ui
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.finished {
+		if first >= 1 && first+uint64(len(frames)) <= c.recv+1 {
+			return c.recv, nil
+		}
 		return c.recv, ErrSessionDone
 	}
 	if first == 0 || first > c.recv+1 {

@@ -18,7 +18,9 @@ var _ emulation.Downstream = Downstream{}
 func (Downstream) Name() string { return "longpoll" }
 
 // ServeLeg holds the request until frames are ready (or Config.PollHold
-// passes) and answers them, or a heartbeat.
+// passes, or Config.Heartbeat if shorter: a held poll is an open
+// downstream, which carries a frame at least once per heartbeat) and
+// answers them, or a heartbeat.
 //
 // Frames ready at once are answered inside net/http. A poll that must
 // wait is, where the server can take connections back (see
@@ -28,19 +30,20 @@ func (Downstream) Name() string { return "longpoll" }
 // goes back to the server for its next request once answered.
 func (Downstream) ServeLeg(w http.ResponseWriter, r *http.Request, s *emulation.Session, leg *emulation.Leg, release func()) {
 	cfg := s.Config()
+	hold := min(cfg.PollHold, cfg.Heartbeat)
 	setHeaders(w.Header())
 	b, err := leg.Next(r.Context(), 0, cfg.StreamBytes)
 	if err == nil && b.Empty() {
 		if d := emulation.Detach(w, r); d != nil {
 			go func() {
 				defer release()
-				b, err := leg.Next(context.Background(), cfg.PollHold, cfg.StreamBytes)
+				b, err := leg.Next(context.Background(), hold, cfg.StreamBytes)
 				status, body := answer(b, err)
 				d.Respond(status, body, 2*cfg.Heartbeat)
 			}()
 			return
 		}
-		b, err = leg.Next(r.Context(), cfg.PollHold, cfg.StreamBytes)
+		b, err = leg.Next(r.Context(), hold, cfg.StreamBytes)
 	}
 	defer release()
 	if err != nil && err != emulation.ErrReplaced && err != emulation.ErrSessionDone {

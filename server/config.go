@@ -30,7 +30,7 @@ type Config struct {
 // ServiceSpec is one entry of the services list.
 type ServiceSpec struct {
 	Path       string   // URL path, e.g. /echo
-	Type       string   // echo, proxy or broadcast
+	Type       string   // echo, proxy, broadcast or bench
 	Origins    []string // replaces the top-level origins for this service
 	Protocols  []string // accepted subprotocols ("*": any)
 	Transports []string // carriers offered to Ferry's client
@@ -182,7 +182,7 @@ func (p *parser) services(key string, n *yaml.Node, c *Config) {
 		at := fmt.Sprintf("%s[%d]", key, i)
 		p.fields(sn, at, map[string]func(string, *yaml.Node){
 			"path":              p.str(&s.Path),
-			"type":              p.oneOf(&s.Type, "echo", "proxy", "broadcast"),
+			"type":              p.oneOf(&s.Type, "echo", "proxy", "broadcast", "bench"),
 			"origins":           p.strings(&s.Origins),
 			"protocols":         p.strings(&s.Protocols),
 			"transports":        p.transports(&s.Transports),
@@ -224,7 +224,7 @@ func (p *parser) service(n *yaml.Node, at string, s *ServiceSpec) {
 	}
 	need(strings.HasPrefix(s.Path, "/") && !strings.HasSuffix(s.Path, "/") && !strings.Contains(s.Path, "/.ferry"),
 		"path", "must start with / and not end with / or contain /.ferry")
-	need(s.Type != "", "type", "required: echo, proxy or broadcast")
+	need(s.Type != "", "type", "required: echo, proxy, broadcast or bench")
 	if s.Type != "proxy" {
 		need(s.Connect == "" && s.DialTimeout == 0 && s.Coalesce == 0, "connect", "only for type proxy")
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,6 +34,11 @@ import (
 //	ferry_closes_total{code}                finished sessions by close code
 //	ferry_backend_dial_errors_total         failed back-end dials (see BackendDialError)
 //	ferry_http_requests_refused_total{status} requests refused by origin, auth or limits
+//
+// and, unlabelled, the process's own gauges (see writeRuntime): go_goroutines,
+// go_memstats_heap_inuse_bytes, go_memstats_heap_alloc_bytes,
+// go_memstats_stack_inuse_bytes, go_memstats_sys_bytes,
+// go_gc_heap_live_bytes and, on Linux, process_resident_memory_bytes.
 type Metrics struct {
 	mu       sync.RWMutex // guards services
 	services map[string]*serviceMetrics
@@ -174,6 +181,65 @@ func (m *Metrics) write(w *bufio.Writer) {
 			sample(w, "ferry_http_requests_refused_total", s.refused[st], "service", s.name, "status", strconv.Itoa(st))
 		}
 	}
+	writeRuntime(w)
+}
+
+// runtimeKeys are the runtime/metrics samples writeRuntime reads; reading
+// them does not stop the world, unlike runtime.ReadMemStats.
+var runtimeKeys = []string{
+	"/sched/goroutines:goroutines",
+	"/memory/classes/heap/objects:bytes", // MemStats.HeapAlloc
+	"/memory/classes/heap/unused:bytes",  // HeapInuse - HeapAlloc
+	"/memory/classes/heap/stacks:bytes",  // MemStats.StackInuse
+	"/memory/classes/total:bytes",        // MemStats.Sys
+	"/gc/heap/live:bytes",                // live heap as of the last GC
+}
+
+// writeRuntime writes the Go runtime's gauges, named as the Prometheus Go
+// client names them, and the resident set size where /proc has it.
+func writeRuntime(w *bufio.Writer) {
+	rs := make([]metrics.Sample, len(runtimeKeys))
+	for i, k := range runtimeKeys {
+		rs[i].Name = k
+	}
+	metrics.Read(rs)
+	v := func(i int) uint64 {
+		if rs[i].Value.Kind() != metrics.KindUint64 {
+			return 0
+		}
+		return rs[i].Value.Uint64()
+	}
+	gauge := func(name, help string, x uint64) {
+		family(w, name, "gauge", help)
+		sample(w, name, x)
+	}
+	gauge("go_goroutines", "Goroutines that currently exist.", v(0))
+	gauge("go_memstats_heap_inuse_bytes", "Heap bytes in in-use spans (live and not yet swept objects).", v(1)+v(2))
+	gauge("go_memstats_heap_alloc_bytes", "Heap bytes of allocated objects, live and not yet swept.", v(1))
+	gauge("go_memstats_stack_inuse_bytes", "Bytes of goroutine stacks in use.", v(3))
+	gauge("go_memstats_sys_bytes", "Bytes of memory obtained from the OS.", v(4))
+	gauge("go_gc_heap_live_bytes", "Heap bytes marked live by the last garbage collection.", v(5))
+	if rss, ok := residentBytes(); ok {
+		gauge("process_resident_memory_bytes", "Resident set size in bytes.", rss)
+	}
+}
+
+// residentBytes reads the process's resident set size from
+// /proc/self/statm; ok is false where there is no such file.
+func residentBytes() (uint64, bool) {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0, false
+	}
+	pages, err := strconv.ParseUint(f[1], 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return pages * uint64(os.Getpagesize()), true
 }
 
 func one(w *bufio.Writer, all []snapshot, name, help string, v func(snapshot) uint64) {

@@ -89,6 +89,8 @@ func mount(ctx context.Context, g *Gateway, s ServiceSpec) error {
 	switch s.Type {
 	case "echo":
 		g.Handle(s.Path, serviceConfig(s), Echo)
+	case "bench":
+		g.Handle(s.Path, serviceConfig(s), Bench)
 	case "proxy":
 		pc := ProxyConfig{Connect: s.Connect, DialTimeout: s.DialTimeout, CoalesceBytes: s.Coalesce, Logger: logger,
 			OnDialError: func() { g.Metrics.BackendDialError(s.Path) }}
