@@ -71,7 +71,7 @@ func (p *peer) start(t *testing.T) string {
 		cmd.Dir = peersDir
 		// Heartbeats every 100 ms, so that every test sees some.
 		cmd.Env = append(os.Environ(), "PUBLISH_SECRET=test-secret",
-			"HEARTBEAT_MS=100", "PING_INTERVAL_MS=100", "PING_TIMEOUT_MS=300")
+			"HEARTBEAT_MS=100", "PING_INTERVAL_MS=100", "PING_TIMEOUT_MS=5000")
 		cmd.Stderr = os.Stderr
 		out, err := cmd.StdoutPipe()
 		if err != nil {
