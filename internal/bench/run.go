@@ -25,8 +25,9 @@ type Plan struct {
 	Sources       int   `json:"sources"`         // loopback source addresses (ferry target)
 }
 
-// fdReserve is the descriptors a process keeps for other uses.
-const fdReserve = 256
+// fdReserve is the descriptors a process keeps for other uses (the
+// shared POST pool of -share-http among them).
+const fdReserve = 256 + sharedPosts
 
 // portsPerSource is how many connections to one server address one
 // source address carries before another is used: the default ephemeral

@@ -110,6 +110,15 @@ func TestSmoke(t *testing.T) {
 					t.Fatalf("echo %d %+v", r.MessagesAll, r.Echo)
 				}
 			})
+			if tr == "sse" || tr == "longpoll" {
+				t.Run("echo-share-http", func(t *testing.T) {
+					c := config(bench.ModeEcho, ts.url+"/echo", tr)
+					c.ShareHTTP = true
+					if r := run(t, c); r.MessagesAll == 0 {
+						t.Fatalf("echo %+v", r.Echo)
+					}
+				})
+			}
 			t.Run("down", func(t *testing.T) {
 				r := run(t, config(bench.ModeDown, ts.url+"/bench", tr))
 				if r.MessagesAll == 0 || r.Down.Bytes != 64*r.Down.Messages {

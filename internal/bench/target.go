@@ -91,9 +91,10 @@ func ferryDialer(share bool, sources int) func(ctx context.Context, i int, url, 
 	}
 	var shared *http.Client
 	if share {
-		shared = &http.Client{Transport: &http.Transport{
-			DialContext:         netDialer(0).DialContext,
-			MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute,
+		shared = &http.Client{Transport: splitTransport{
+			streams: &http.Transport{DialContext: netDialer(0).DialContext, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute},
+			posts: &http.Transport{DialContext: netDialer(0).DialContext, MaxIdleConnsPerHost: sharedPosts,
+				MaxConnsPerHost: sharedPosts, IdleConnTimeout: time.Minute},
 		}}
 	}
 	return func(ctx context.Context, i int, url, transport string) (bytesocket.Socket, error) {
@@ -108,4 +109,22 @@ func ferryDialer(share bool, sources int) func(ctx context.Context, i int, url, 
 			Dialer:     &websocket.Dialer{HandshakeTimeout: 10 * time.Second, NetDialContext: nd.DialContext},
 		})
 	}
+}
+
+// sharedPosts is how many connections the sessions of a process share for
+// their POSTs with -share-http.
+const sharedPosts = 128
+
+// splitTransport sends POSTs (upstream frames and acknowledgements) over a
+// bounded pool and GETs (event streams and polls, one held per session)
+// over their own connections, so that -share-http costs about one
+// descriptor per session plus sharedPosts.
+type splitTransport struct{ streams, posts http.RoundTripper }
+
+// RoundTrip sends r over the pool for its method.
+func (t splitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPost {
+		return t.posts.RoundTrip(r)
+	}
+	return t.streams.RoundTrip(r)
 }
