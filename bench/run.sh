@@ -185,12 +185,19 @@ secs() {
 }
 RUN_LIMIT=$(($(secs "$DURATION") + $(secs "$WARMUP") + 150))
 
+read -r load1 _ </proc/loadavg
+if awk -v l="$load1" 'BEGIN{exit !(l > 1.5)}'; then
+  echo "run.sh: load average $load1 before starting: other processes compete for the CPUs, the figures will be noisy" >&2
+fi
+
 failed=0
-# load LABEL ARGS...: one ferry-bench run on the load CPU.
+# load LABEL ARGS...: one ferry-bench run on the load CPU; the load
+# averages before and after go to $OUT/loadavg.txt.
 load() {
   local label=$1
   shift
   printf '%-40s ' "$label" >&2
+  echo "$label before $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/loadavg.txt"
   if timeout "$RUN_LIMIT" taskset -c "$LOAD_CPU" "$tmp/ferry-bench" "$@" \
     -warmup "$WARMUP" -duration "$DURATION" -max-duration 1h -q -out "$OUT/$label.json" >"$OUT/$label.txt" 2>&1; then
     grep -E '^(round-trip latency|delivery latency|latency)' "$OUT/$label.txt" | head -1 | sed -E 's/ +/ /g' >&2 || echo ok >&2
@@ -199,6 +206,7 @@ load() {
     echo "FAILED (see $OUT/$label.txt)" >&2
     tail -3 "$OUT/$label.txt" >&2 || true
   fi
+  echo "$label after $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/loadavg.txt"
   sleep "$PAUSE" # let the server drop the closed sessions
 }
 

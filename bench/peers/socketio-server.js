@@ -111,6 +111,11 @@ io.of('/bench').on('connection', (socket) => {
 
 io.of('/broadcast').on('connection', () => {});
 
+// No idle timeout on kept-alive connections, as Go's http.Server (Ferry):
+// Node's default 5 s closes a publisher's idle connection just as it is
+// reused, and that POST fails.
+server.keepAliveTimeout = 0;
+
 server.listen(port, '127.0.0.1', () => {
   const a = server.address();
   console.log('listening ' + a.address + ':' + a.port + ' (socket.io ' + require('socket.io/package.json').version + ')');
