@@ -63,57 +63,41 @@ func NewChannel(cfg Config) *Channel {
 
 // changed wakes every waiter. c.mu must be held.
 func (c *Channel) changed() {
-	c.changedOut()
-	if c.wakeIn != nil {
-		close(c.wakeIn)
-		c.wakeIn = nil
-	}
+	wake(&c.wake)
+	wake(&c.wakeIn)
 }
 
 // changedOut wakes only the waiters that outbound frames concern (legs,
 // writers waiting for room): a new outbound frame is the hot path of a
 // broadcast, and readers need not wake for it. c.mu held.
-func (c *Channel) changedOut() {
-	if c.wake != nil {
-		close(c.wake)
-		c.wake = nil
+func (c *Channel) changedOut() { wake(&c.wake) }
+
+// wake closes *ch, if someone made it, for its waiters.
+func wake(ch *chan struct{}) {
+	if *ch != nil {
+		close(*ch)
+		*ch = nil
 	}
 }
 
 // waitChan returns the channel that the next change closes, made on
 // demand: changes with nobody waiting cost nothing. c.mu held.
-func (c *Channel) waitChan() chan struct{} {
-	if c.wake == nil {
-		c.wake = make(chan struct{})
-	}
-	return c.wake
-}
+func (c *Channel) waitChan() chan struct{} { return lazyChan(&c.wake) }
 
-// waitInChan is waitChan for waiters on the inbound side, which
-// changedOut does not wake. c.mu held.
-func (c *Channel) waitInChan() chan struct{} {
-	if c.wakeIn == nil {
-		c.wakeIn = make(chan struct{})
+func lazyChan(ch *chan struct{}) chan struct{} {
+	if *ch == nil {
+		*ch = make(chan struct{})
 	}
-	return c.wakeIn
-}
-
-// waitIn is wait for the inbound side: it ignores new outbound frames.
-func (c *Channel) waitIn(ctx context.Context) error {
-	w := c.waitInChan()
-	c.mu.Unlock()
-	defer c.mu.Lock()
-	select {
-	case <-w:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return *ch
 }
 
 // wait releases c.mu until the state changes or ctx ends, then re-takes it.
-func (c *Channel) wait(ctx context.Context) error {
-	w := c.waitChan()
+func (c *Channel) wait(ctx context.Context) error { return c.waitOn(ctx, c.waitChan()) }
+
+// waitIn is wait for the inbound side: new outbound frames don't end it.
+func (c *Channel) waitIn(ctx context.Context) error { return c.waitOn(ctx, lazyChan(&c.wakeIn)) }
+
+func (c *Channel) waitOn(ctx context.Context, w chan struct{}) error {
 	c.mu.Unlock()
 	defer c.mu.Lock()
 	select {

@@ -208,14 +208,21 @@ func isToken(s string) bool {
 // WriteError answers an error from this package with its status and a
 // one-line reason.
 func WriteError(w http.ResponseWriter, err error) {
+	status, body := ErrorResponse(err)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// ErrorResponse is the status and body WriteError answers err with, for a
+// carrier that writes its response itself.
+func ErrorResponse(err error) (int, []byte) {
 	status := Status(err)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		status, err = http.StatusRequestEntityTooLarge, ErrBodyTooLarge
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(err.Error() + "\n"))
+	return status, []byte(err.Error() + "\n")
 }

@@ -65,24 +65,7 @@ func setHeaders(h http.Header) {
 // (a heartbeat when empty, as for a replaced leg), or the error.
 func answer(b emulation.Batch, err error) (int, []byte) {
 	if err != nil && err != emulation.ErrReplaced {
-		h := http.Header{}
-		rec := &bodyRecorder{h: h}
-		emulation.WriteError(rec, err)
-		return rec.status, rec.body
+		return emulation.ErrorResponse(err)
 	}
 	return http.StatusOK, sse.AppendBatch(nil, b)
-}
-
-// bodyRecorder keeps what emulation.WriteError writes.
-type bodyRecorder struct {
-	h      http.Header
-	status int
-	body   []byte
-}
-
-func (r *bodyRecorder) Header() http.Header    { return r.h }
-func (r *bodyRecorder) WriteHeader(status int) { r.status = status }
-func (r *bodyRecorder) Write(p []byte) (int, error) {
-	r.body = append(r.body, p...)
-	return len(p), nil
 }
