@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"runtime/metrics"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/ferrygw/ferry/bytesocket"
 	"github.com/ferrygw/ferry/emulation"
+	"github.com/ferrygw/ferry/internal/wsnative"
 )
 
 // Metrics counts sessions, traffic, resumes, closes, back-end dial errors
@@ -286,6 +288,7 @@ func sortedKeys[K int | string | bytesocket.StatusCode, V any](m map[K]V) []K {
 // counters and remembers the close code it ended with.
 type countedSocket struct {
 	bytesocket.Socket
+	raw  *wsnative.Socket // the same socket, for WriteRaw
 	c    *emulation.Counters
 	code atomic.Int32 // close code seen on Read or Write; 0 if none
 }
@@ -305,6 +308,20 @@ func (s *countedSocket) Write(ctx context.Context, typ bytesocket.MessageType, p
 	err := s.Socket.Write(ctx, typ, p)
 	if err == nil {
 		s.c.Out(len(p))
+	}
+	s.note(err)
+	return err
+}
+
+// WriteRaw sends pre-encoded frames (see wsnative.Socket.WriteRaw) and
+// counts them, so a broadcast keeps its one-syscall batches through the
+// metrics wrapper.
+func (s *countedSocket) WriteRaw(ctx context.Context, frames net.Buffers) error {
+	err := s.raw.WriteRaw(ctx, frames)
+	if err == nil {
+		for _, f := range frames {
+			s.c.Out(wsnative.FramePayloadLen(f))
+		}
 	}
 	s.note(err)
 	return err

@@ -112,6 +112,8 @@ type options struct {
 	caseTimeout, timeout    time.Duration
 	only                    string
 	out                     string
+	cpuprofile              string
+	sampleUS                int
 }
 
 func main() {
@@ -130,6 +132,8 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 15*time.Minute, "limit of the whole run")
 	flag.StringVar(&o.only, "only", "", "comma-separated case names or libraries to run (default all)")
 	flag.StringVar(&o.out, "out", "", "also write the JSON results to this file")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "record the page's JavaScript CPU profile (DevTools .cpuprofile JSON) to this file and print its top functions")
+	flag.IntVar(&o.sampleUS, "profile-interval", 100, "CPU profile sampling interval, microseconds")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "browser:", err)
@@ -191,7 +195,7 @@ func run(o options) error {
 	stops = append(stops, stop)
 
 	fmt.Fprintf(os.Stderr, "browser: ferry %s, sockjs %s, socket.io %s; page %s\n", o.ferry, o.sockjs, o.socketio, pageURL)
-	st, err := runPage(ctx, chromium, pageURL)
+	st, err := runPage(ctx, chromium, pageURL, o)
 	if err != nil {
 		return err
 	}
@@ -323,6 +327,7 @@ func servePage(o options, modules string, selected []testCase) (string, func(), 
 		"ferry": o.ferry, "sockjs": o.sockjs, "socketio": o.socketio,
 		"echoes": o.echoes, "warmup": o.warmup, "burst": o.burst, "size": o.size,
 		"echoMaxMs": o.echoMax.Milliseconds(), "caseTimeoutMs": o.caseTimeout.Milliseconds(), "cases": selected,
+		"hold": o.cpuprofile != "",
 	})
 	if err != nil {
 		return "", nil, err
@@ -357,7 +362,7 @@ func servePage(o options, modules string, selected []testCase) (string, func(), 
 
 // runPage opens the page in a fresh headless Chromium and waits for its
 // results, printing each case as it completes.
-func runPage(ctx context.Context, chromium, pageURL string) (*pageState, error) {
+func runPage(ctx context.Context, chromium, pageURL string, o options) (*pageState, error) {
 	dir, err := os.MkdirTemp("", "ferry-bench-chromium-")
 	if err != nil {
 		return nil, err
@@ -390,6 +395,16 @@ func runPage(ctx context.Context, chromium, pageURL string) (*pageState, error) 
 	if _, err := chromedp.Run(bctx, chromedp.Navigate(pageURL)); err != nil {
 		return nil, fmt.Errorf("chromium: %w\n%s", err, out.String())
 	}
+	if o.cpuprofile != "" {
+		// The page holds its run until window.__go, so that the profile
+		// covers it from the start.
+		if err := startProfile(bctx, o.sampleUS); err != nil {
+			return nil, err
+		}
+		if _, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`window.__go = true`)); err != nil {
+			return nil, err
+		}
+	}
 	seen := 0
 	for {
 		st, err := chromedp.Run(bctx, chromedp.Evaluate[pageState](`window.__bench || {}`))
@@ -406,6 +421,11 @@ func runPage(ctx context.Context, chromium, pageURL string) (*pageState, error) 
 			}
 		}
 		if st.Done {
+			if o.cpuprofile != "" {
+				if err := stopProfile(bctx, o.cpuprofile); err != nil {
+					return nil, err
+				}
+			}
 			return &st, nil
 		}
 		select {

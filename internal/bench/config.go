@@ -75,6 +75,7 @@ type Config struct {
 	JSON        bool   `json:"-"` // print JSON instead of the table
 	Out         string `json:"-"` // also write JSON to this file
 	Quiet       bool   `json:"-"` // no progress lines on stderr
+	CPUProfile  string `json:"-"` // write this process's CPU profile here
 
 	// WorkerCommand is the command line that starts a worker process
 	// (which must call WorkerMain); nil means this executable with the
@@ -152,6 +153,7 @@ func ParseArgs(args []string, stderr io.Writer) (Config, error) {
 	fs.BoolVar(&c.JSON, "json", false, "print JSON on stdout (the table goes to stderr)")
 	fs.StringVar(&c.Out, "out", "", "also write the JSON result to this file")
 	fs.BoolVar(&c.Quiet, "q", false, "no progress lines on stderr")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write the load process's CPU profile to this file (sessions in worker processes are not in it)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -216,6 +216,21 @@ func AppendServerFrameHeader(dst []byte, typ bytesocket.MessageType, n int) []by
 	return binary.BigEndian.AppendUint64(dst, uint64(n))
 }
 
+// FramePayloadLen returns the payload length of a frame made by
+// AppendServerFrame: its length less its header's.
+func FramePayloadLen(frame []byte) int {
+	if len(frame) < 2 {
+		return 0
+	}
+	switch frame[1] & 0x7f {
+	case 126:
+		return max(len(frame)-4, 0)
+	case 127:
+		return max(len(frame)-10, 0)
+	}
+	return len(frame) - 2
+}
+
 // WriteRaw sends frames made by AppendServerFrame in one system call
 // (writev). Each frame must be a whole data frame; text frames must carry
 // valid UTF-8.

@@ -74,3 +74,15 @@ func TestWriteRaw(t *testing.T) {
 		}
 	}
 }
+
+func TestFramePayloadLen(t *testing.T) {
+	for _, n := range []int{0, 1, 125, 126, 65535, 65536, 70000} {
+		f := AppendServerFrame(nil, bytesocket.Binary, make([]byte, n))
+		if got := FramePayloadLen(f); got != n {
+			t.Errorf("payload %d: FramePayloadLen = %d", n, got)
+		}
+	}
+	if got := FramePayloadLen([]byte{0x82}); got != 0 {
+		t.Errorf("truncated frame: %d, want 0", got)
+	}
+}

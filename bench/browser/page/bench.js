@@ -270,6 +270,12 @@
   }
 
   async function main() {
+    // With -cpuprofile the program starts the profiler, then sets __go.
+    while (B.hold && !window.__go) {
+      await new Promise(function (resolve) {
+        setTimeout(resolve, 20);
+      });
+    }
     await loadScript(B.ferry + '/client.js');
     for (var i = 0; i < B.cases.length; i++) {
       var c = B.cases[i];
