@@ -21,7 +21,7 @@ type Channel struct {
 	wake   chan struct{} // closed on the next state change; nil until someone waits
 	wakeIn chan struct{} // the same, but not closed by new outbound frames
 
-	out      []Frame // retained outbound frames, ascending contiguous Seq
+	out      fifo[Frame] // retained outbound frames, ascending contiguous Seq
 	sent     uint64  // highest outbound Seq assigned
 	acked    uint64  // highest outbound Seq the peer acknowledged
 	outBytes int
@@ -29,7 +29,7 @@ type Channel struct {
 	recv     uint64 // highest inbound Seq delivered to inq
 	consumed uint64 // highest inbound Seq the application has read
 	readSum  uint64 // payload bytes the application has read, in all
-	inq      []inItem
+	inq      fifo[inItem]
 	inBytes  int
 
 	leg *Leg // current carrier, or nil
@@ -175,7 +175,7 @@ func (c *Channel) TryWriteFrames(frames []Frame, slack int) (bool, error) {
 	}()
 	for _, f := range frames {
 		n := f.size()
-		if !c.hasRoom(n) && (len(c.out) >= c.cfg.WindowMessages+slack ||
+		if !c.hasRoom(n) && (c.out.len() >= c.cfg.WindowMessages+slack ||
 			c.outBytes+n > c.cfg.WindowBytes+slack*max(n, 1)) {
 			return false, nil
 		}
@@ -199,10 +199,10 @@ func (c *Channel) writeErr() error {
 }
 
 func (c *Channel) hasRoom(n int) bool {
-	if len(c.out) == 0 {
+	if c.out.len() == 0 {
 		return true
 	}
-	return c.outBytes+n <= c.cfg.WindowBytes && len(c.out) < c.cfg.WindowMessages
+	return c.outBytes+n <= c.cfg.WindowBytes && c.out.len() < c.cfg.WindowMessages
 }
 
 // push appends f as the next outbound frame and wakes the carrier. c.mu
@@ -216,7 +216,7 @@ func (c *Channel) push(f Frame) {
 func (c *Channel) append(f Frame) {
 	c.sent++
 	f.Seq = c.sent
-	c.out = append(c.out, f)
+	c.out.push(f)
 	c.outBytes += f.size()
 }
 
@@ -282,7 +282,8 @@ func (c *Channel) finish() func() {
 	}
 	c.finished = true
 	c.counters.Close(c.closeCode())
-	c.out, c.outBytes = nil, 0
+	c.out.reset()
+	c.outBytes = 0
 	close(c.done)
 	c.changed()
 	fn := c.onFinish
@@ -317,16 +318,13 @@ func (c *Channel) ack(n uint64) error {
 		return nil
 	}
 	c.acked = n
+	out := c.out.items()
 	k := 0
-	for k < len(c.out) && c.out[k].Seq <= n {
-		c.outBytes -= c.out[k].size()
-		c.out[k] = Frame{}
+	for k < len(out) && out[k].Seq <= n {
+		c.outBytes -= out[k].size()
 		k++
 	}
-	c.out = c.out[k:]
-	if len(c.out) == 0 {
-		c.out = nil
-	}
+	c.out.pop(k)
 	c.changed()
 	c.checkFinish()
 	return nil
@@ -358,7 +356,7 @@ func (c *Channel) Unacked() int {
 func (c *Channel) Pending() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.out)
+	return c.out.len()
 }
 
 // Acked returns the highest outbound sequence number acknowledged.

@@ -63,7 +63,7 @@ func (c *Channel) deliverOne(ctx context.Context, f Frame) error {
 		}
 	}
 	c.recv++
-	c.inq = append(c.inq, inItem{seq: c.recv, typ: f.MessageType(), data: f.Data})
+	c.inq.push(inItem{seq: c.recv, typ: f.MessageType(), data: f.Data})
 	c.inBytes += len(f.Data)
 	c.changed()
 	return nil
@@ -74,7 +74,7 @@ func (c *Channel) receiveClose(f Frame) {
 	c.recv++
 	ce := bytesocket.CloseError{Code: f.Code, Reason: string(f.Data)}
 	c.remoteClose = &ce
-	c.inq = append(c.inq, inItem{seq: c.recv, close: &ce})
+	c.inq.push(inItem{seq: c.recv, close: &ce})
 	if !c.localClosed && !c.finished {
 		c.sendClose(f.Code, string(f.Data))
 	}
@@ -100,17 +100,13 @@ func (c *Channel) Read(ctx context.Context) (bytesocket.MessageType, []byte, err
 		if c.localClosed && c.remoteClose == nil && c.appErr == nil {
 			return 0, nil, bytesocket.ErrClosed("read")
 		}
-		if len(c.inq) > 0 {
-			it := c.inq[0]
+		if c.inq.len() > 0 {
+			it := c.inq.items()[0]
 			c.consumed = max(c.consumed, it.seq)
 			if it.close != nil {
 				return 0, nil, *it.close // stays at the head: reported again
 			}
-			c.inq[0] = inItem{}
-			c.inq = c.inq[1:]
-			if len(c.inq) == 0 {
-				c.inq = nil
-			}
+			c.inq.pop(1)
 			c.inBytes -= len(it.data)
 			c.readSum += uint64(len(it.data))
 			c.changed()

@@ -14,6 +14,8 @@ type Leg struct {
 	wantAcks  bool        // report inbound progress (Batch.Ack) for in-band acks
 	credit    int         // most unacknowledged payload bytes in flight; 0: no limit
 	timer     *time.Timer // Next's wait; Next is called by one goroutine at a time
+	ackTimer  *time.Timer // Next's wait for a delayed acknowledgement
+	frames    []Frame     // the last batch's array, reused by the next (Next only)
 
 	// guarded by c.mu
 	policy      AckPolicy
@@ -126,7 +128,8 @@ func (l *Leg) Current() bool {
 // an inbound acknowledgement if the leg reports acks. An empty batch means
 // the wait ran out. It returns ErrReplaced when a newer leg took over and
 // ErrSessionDone when the channel has nothing more to send. A leg's Next
-// must not be called from two goroutines at once.
+// must not be called from two goroutines at once. The batch's Frames are
+// valid until the next call: their array is reused.
 func (l *Leg) Next(ctx context.Context, wait time.Duration, maxBytes int) (Batch, error) {
 	c := l.c
 	// One timer per leg, reset on every call: an idle carrier waits here
@@ -138,12 +141,13 @@ func (l *Leg) Next(ctx context.Context, wait time.Duration, maxBytes int) (Batch
 	}
 	timer := l.timer
 	defer timer.Stop()
-	var ackTimer *time.Timer // fires when a delayed acknowledgement is due
+	ackArmed := false // l.ackTimer runs for this call
 	defer func() {
-		if ackTimer != nil {
-			ackTimer.Stop()
+		if ackArmed {
+			l.ackTimer.Stop()
 		}
 	}()
+	clear(l.frames) // the previous batch is done with: keep no payloads while waiting
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for {
@@ -168,12 +172,13 @@ func (l *Leg) Next(ctx context.Context, wait time.Duration, maxBytes int) (Batch
 		var ackC <-chan time.Time
 		if !l.ackDueAt.IsZero() {
 			d := time.Until(l.ackDueAt)
-			if ackTimer == nil {
-				ackTimer = time.NewTimer(d)
+			if l.ackTimer == nil {
+				l.ackTimer = time.NewTimer(d)
 			} else {
-				ackTimer.Reset(d)
+				l.ackTimer.Reset(d)
 			}
-			ackC = ackTimer.C
+			ackArmed = true
+			ackC = l.ackTimer.C
 		}
 		w := c.waitChan()
 		c.mu.Unlock()
@@ -232,35 +237,44 @@ func (l *Leg) take(maxBytes int, now time.Time) Batch {
 	return b
 }
 
+// legKeepFrames is the largest batch array a leg keeps for reuse.
+const legKeepFrames = 32
+
 // takeFrames collects the frames the leg can send now. c.mu held.
 func (l *Leg) takeFrames(maxBytes int) []Frame {
 	c := l.c
-	if len(c.out) == 0 || l.cursor >= c.sent {
+	out := c.out.items()
+	if len(out) == 0 || l.cursor >= c.sent {
 		return nil
 	}
 	i := 0
-	if first := c.out[0].Seq; l.cursor >= first {
+	if first := out[0].Seq; l.cursor >= first {
 		i = int(l.cursor - first + 1)
 	}
 	inflight := 0
 	if l.credit > 0 {
 		for k := range i {
-			inflight += c.out[k].size()
+			inflight += out[k].size()
 		}
 	}
 	n := 0
 	j := i
-	for j < len(c.out) && (j == i || n+c.out[j].size() <= maxBytes) {
-		if l.credit > 0 && inflight+n > 0 && inflight+n+c.out[j].size() > l.credit {
+	for j < len(out) && (j == i || n+out[j].size() <= maxBytes) {
+		if l.credit > 0 && inflight+n > 0 && inflight+n+out[j].size() > l.credit {
 			break
 		}
-		n += c.out[j].size()
+		n += out[j].size()
 		j++
 	}
 	if j == i {
 		return nil
 	}
-	frames := append([]Frame(nil), c.out[i:j]...)
-	l.cursor = c.out[j-1].Seq
+	frames := append(l.frames[:0], out[i:j]...)
+	if cap(frames) <= legKeepFrames {
+		l.frames = frames
+	} else {
+		l.frames = nil // a rare large batch: let it go with its batch
+	}
+	l.cursor = out[j-1].Seq
 	return frames
 }

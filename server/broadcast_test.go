@@ -321,12 +321,16 @@ func closeAll(t *testing.T, socks []bytesocket.Socket) {
 // TestBroadcastSlowConsumer has one client that never reads next to one
 // reading client per transport. The stalled one is closed with 4012 once
 // it is a window plus a queue behind; the others receive every message,
-// and the stalled one, drained afterwards, got an in-order prefix.
+// and the stalled one, drained afterwards, got an in-order prefix. The
+// queue is large enough that a reading client whose acknowledgement is
+// held up for a while on a loaded machine is not taken for a slow one
+// (16 messages were not), and small enough that the stalled one is
+// closed long before the last message.
 func TestBroadcastSlowConsumer(t *testing.T) {
 	const n = 400
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	f := newFeed(t, server.BroadcastConfig{Queue: 16},
+	f := newFeed(t, server.BroadcastConfig{Queue: 128},
 		server.ServiceConfig{Emulation: emulation.Config{WindowBytes: 16 << 10}})
 	transports := []string{client.WebSocket, client.SSE, client.LongPoll}
 	socks := f.subscribe(t, ctx, len(transports)+1, append(transports, client.LongPoll))
@@ -339,6 +343,8 @@ func TestBroadcastSlowConsumer(t *testing.T) {
 				_, p, err := s.Read(ctx)
 				if err == nil && !bytes.Equal(p, slowMsg(i)) {
 					err = fmt.Errorf("%s: message %d is %.20q", s.Transport(), i, p)
+				} else if err != nil {
+					err = fmt.Errorf("%s: message %d: %w", s.Transport(), i, err)
 				}
 				got <- err
 				if err != nil {
