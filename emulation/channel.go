@@ -22,8 +22,8 @@ type Channel struct {
 	wakeIn chan struct{} // the same, but not closed by new outbound frames
 
 	out      fifo[Frame] // retained outbound frames, ascending contiguous Seq
-	sent     uint64  // highest outbound Seq assigned
-	acked    uint64  // highest outbound Seq the peer acknowledged
+	sent     uint64      // highest outbound Seq assigned
+	acked    uint64      // highest outbound Seq the peer acknowledged
 	outBytes int
 
 	recv     uint64 // highest inbound Seq delivered to inq
