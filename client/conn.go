@@ -94,10 +94,15 @@ func (a hostAddr) Network() string { return "tcp" }
 func (a hostAddr) String() string  { return string(a) }
 
 // ackPolicy is PROTOCOL.md section 7's rule for pure acknowledgements:
-// after windowBytes/4 bytes or 64 frames read, or 250 ms after the first
-// unacknowledged one; acknowledgements ride along with data at once.
+// after a quarter of the server's window (bytes or messages) is read, or
+// one second after the first unacknowledged frame; acknowledgements ride
+// along with data at once.
 func (c *Conn) ackPolicy() emulation.AckPolicy {
-	return emulation.AckPolicy{Frames: 64, Bytes: int(c.info.WindowBytes / 4), Delay: 250 * time.Millisecond}
+	msgs := c.info.WindowMsgs
+	if msgs <= 0 { // a server that does not say: the protocol's default
+		msgs = emulation.DefaultWindowMessages
+	}
+	return emulation.AckPolicy{Frames: max(msgs/4, 1), Bytes: int(c.info.WindowBytes / 4), Delay: time.Second}
 }
 
 func (c *Conn) resumeTimeout() time.Duration {

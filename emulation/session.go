@@ -140,6 +140,7 @@ type OpenInfo struct {
 	MaxMessage   int      `json:"maxMessageBytes"`
 	MaxBody      int64    `json:"maxBodyBytes"`
 	WindowBytes  int      `json:"windowBytes"`
+	WindowMsgs   int      `json:"windowMessages"`
 	InboundBytes int      `json:"inboundBytes"`
 	Ack          uint64   `json:"ack"`
 }
@@ -150,7 +151,7 @@ func (s *Session) Info() OpenInfo {
 		V: 1, Session: s.id, Protocol: s.protocol, Transports: s.transports,
 		HeartbeatMs: s.cfg.Heartbeat.Milliseconds(), ResumeMs: s.cfg.ResumeTimeout.Milliseconds(),
 		MaxMessage: s.cfg.MaxMessageBytes, MaxBody: s.cfg.MaxBodyBytes,
-		WindowBytes: s.cfg.WindowBytes, InboundBytes: s.cfg.InboundBytes, Ack: s.Received(),
+		WindowBytes: s.cfg.WindowBytes, WindowMsgs: s.cfg.WindowMessages, InboundBytes: s.cfg.InboundBytes, Ack: s.Received(),
 	}
 }
 
