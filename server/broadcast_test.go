@@ -30,7 +30,7 @@ type feed struct {
 	url string // the gateway's base URL
 }
 
-func newFeed(t *testing.T, cfg server.BroadcastConfig, svc server.ServiceConfig) *feed {
+func newFeed(t testing.TB, cfg server.BroadcastConfig, svc server.ServiceConfig) *feed {
 	t.Helper()
 	b, err := server.NewBroadcast(cfg)
 	if err != nil {
@@ -54,7 +54,7 @@ func newFeed(t *testing.T, cfg server.BroadcastConfig, svc server.ServiceConfig)
 
 // subscribe dials n sessions spread over transports, a few at a time,
 // and waits until the broadcast holds them all.
-func (f *feed) subscribe(t *testing.T, ctx context.Context, n int, transports []string) []bytesocket.Socket {
+func (f *feed) subscribe(t testing.TB, ctx context.Context, n int, transports []string) []bytesocket.Socket {
 	t.Helper()
 	base := f.b.Subscribers()
 	socks := make([]bytesocket.Socket, n)
@@ -304,14 +304,18 @@ func receiveInOrder(ctx context.Context, s bytesocket.Socket, n int, order *msgL
 }
 
 // closeAll closes every socket and waits for the close handshakes.
-func closeAll(t *testing.T, socks []bytesocket.Socket) {
+func closeAll(t testing.TB, socks []bytesocket.Socket) {
 	t.Helper()
 	for _, s := range socks {
 		_ = s.Close(bytesocket.StatusNormalClosure, "")
 	}
 	for _, s := range socks {
+		c, ok := s.(*client.Conn)
+		if !ok {
+			continue // a plain WebSocket: its Close completes the handshake
+		}
 		select {
-		case <-s.(*client.Conn).Done():
+		case <-c.Done():
 		case <-time.After(30 * time.Second):
 			t.Fatal("close handshake did not finish")
 		}

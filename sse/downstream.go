@@ -39,7 +39,11 @@ func (Downstream) ServeLeg(w http.ResponseWriter, r *http.Request, s *emulation.
 	h.Set("Cache-Control", "no-cache, no-store, no-transform")
 	h.Set("X-Accel-Buffering", "no")
 	hb := s.Config().Heartbeat
-	if out, done, ok := hijack(w, r, hb); ok {
+	if out, done, taken := hijack(w, r, hb); taken {
+		if out == nil { // the client went away before the head was written
+			release()
+			return
+		}
 		go func() {
 			defer release()
 			defer done()
@@ -55,7 +59,10 @@ func (Downstream) ServeLeg(w http.ResponseWriter, r *http.Request, s *emulation.
 // hijack takes an HTTP/1.x connection from net/http, writes the response
 // head (headers already set on w, CORS included, and Connection: close, so
 // the body ends with the connection), and returns a writer for the body.
-func hijack(w http.ResponseWriter, r *http.Request, hb time.Duration) (out func([]byte) bool, done func(), ok bool) {
+// taken reports whether net/http gave the connection up: if so, w must not
+// be used again, and out is nil when writing the head already failed (the
+// connection is then closed).
+func hijack(w http.ResponseWriter, r *http.Request, hb time.Duration) (out func([]byte) bool, done func(), taken bool) {
 	hj, isHJ := w.(http.Hijacker)
 	if !isHJ || r.ProtoMajor != 1 {
 		return nil, nil, false
@@ -78,7 +85,7 @@ func hijack(w http.ResponseWriter, r *http.Request, hb time.Duration) (out func(
 	}
 	if !out(head) {
 		conn.Close()
-		return nil, nil, false
+		return nil, nil, true
 	}
 	return out, func() { conn.Close() }, true
 }
