@@ -170,11 +170,13 @@ func (c *Conn) downstream(ctx context.Context, t string) (bool, error) {
 		op = "poll"
 	}
 	connected := false
+	u := *c.base
+	u.Path += "/.ferry/" + c.info.Session + "/" + op
+	u.RawQuery, u.Fragment = "", ""
+	prefix := u.String() + "?last="
+	dec := sse.NewDecoder(nil) // one buffer for every request of this carrier
 	for {
-		u := *c.base
-		u.Path += "/.ferry/" + c.info.Session + "/" + op
-		u.RawQuery = url.Values{"last": {strconv.FormatUint(c.Received(), 10)}}.Encode()
-		err := c.getStream(ctx, u.String())
+		err := c.getStream(ctx, prefix+strconv.FormatUint(c.Received(), 10), dec)
 		if err == nil {
 			connected = true
 			continue // reconnect frame or a finished poll
@@ -189,7 +191,7 @@ func (c *Conn) downstream(ctx context.Context, t string) (bool, error) {
 var errDone = errors.New("client: session done")
 
 // getStream runs one downstream request; nil means open the next one.
-func (c *Conn) getStream(ctx context.Context, u string) error {
+func (c *Conn) getStream(ctx context.Context, u string, dec *sse.Decoder) error {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u, nil)
@@ -208,7 +210,8 @@ func (c *Conn) getStream(ctx context.Context, u string) error {
 	idle := 2*c.heartbeat() + 5*time.Second
 	watchdog := time.AfterFunc(idle, cancel)
 	defer watchdog.Stop()
-	dec := sse.NewDecoder(resp.Body)
+	dec.Reset(resp.Body)
+	defer dec.Reset(nil)
 	for {
 		ev, err := dec.Next()
 		if err == io.EOF {

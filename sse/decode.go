@@ -409,6 +409,16 @@ func NewDecoder(r io.Reader) *Decoder {
 	return &Decoder{r: r}
 }
 
+// Reset makes d read a new stream from r, as a new Decoder would, but
+// keeping its buffers: a client that opens one request after another (a
+// long-poll) then allocates nothing per request.
+func (d *Decoder) Reset(r io.Reader) {
+	p := &d.p
+	data, val, scratch := p.data[:0], p.val[:0], p.scratch[:0]
+	*p = Parser{data: data, val: val, scratch: scratch}
+	d.r, d.start, d.end, d.rerr = r, 0, 0, nil
+}
+
 // Next returns the next event. At the end of the stream it returns io.EOF
 // and drops an unfinished event. It returns the reader's other errors, or
 // ErrEventTooLarge, and then the same error on every later call. The

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -417,5 +418,49 @@ func TestDecoderLargeEvent(t *testing.T) {
 	}
 	if _, err := d.Next(); err != io.EOF {
 		t.Fatalf("Next() at end = %v, want io.EOF", err)
+	}
+}
+
+// TestDecoderReset checks that a reset decoder reads a new stream exactly
+// as a new decoder does, whatever state the last stream left it in (an
+// unfinished event, an event id, a type).
+func TestDecoderReset(t *testing.T) {
+	first := "id: 7\nevent: x\ndata: unfinished"
+	second := "data: a\n\nid: 2\ndata: b\ndata: c\n\n: comment\nevent: e\ndata: d\n\n"
+	want := decodeAll(t, NewDecoder(strings.NewReader(second)))
+	d := NewDecoder(strings.NewReader(first))
+	for {
+		if _, err := d.Next(); err != nil {
+			break
+		}
+	}
+	d.Reset(strings.NewReader(second))
+	if got := decodeAll(t, d); !slices.EqualFunc(got, want, func(a, b Event) bool {
+		return a.ID == b.ID && a.Type == b.Type && string(a.Data) == string(b.Data)
+	}) {
+		t.Fatalf("after Reset: %q, want %q", got, want)
+	}
+	if n := testing.AllocsPerRun(50, func() {
+		d.Reset(strings.NewReader(second))
+		for {
+			if _, err := d.Next(); err != nil {
+				break
+			}
+		}
+	}); n > 2 {
+		t.Errorf("%v allocations per reset stream, want at most 2 (the reader)", n)
+	}
+}
+
+func decodeAll(t *testing.T, d *Decoder) []Event {
+	t.Helper()
+	var evs []Event
+	for {
+		ev, err := d.Next()
+		if err != nil {
+			return evs
+		}
+		ev.Data = append([]byte(nil), ev.Data...)
+		evs = append(evs, ev)
 	}
 }

@@ -76,7 +76,11 @@ func clientTransport(t string) string {
 // share, every session shares one HTTP connection pool; with sources > 1,
 // session i connects from 127.0.0.(1 + i mod sources), which multiplies
 // the ephemeral ports available towards one loopback server address.
-func ferryDialer(share bool, sources int) func(ctx context.Context, i int, url, transport string) (bytesocket.Socket, error) {
+// sessions is how many sessions the process holds: the shared pool keeps
+// that many idle connections, so that each long-poll finds its session's
+// last connection instead of dialling a new one (a pool that kept fewer
+// closed connections as fast as polls finished).
+func ferryDialer(share bool, sources, sessions int) func(ctx context.Context, i int, url, transport string) (bytesocket.Socket, error) {
 	if !share && sources <= 1 {
 		return func(ctx context.Context, _ int, url, transport string) (bytesocket.Socket, error) {
 			return DialFerry(ctx, url, transport)
@@ -92,7 +96,8 @@ func ferryDialer(share bool, sources int) func(ctx context.Context, i int, url, 
 	var shared *http.Client
 	if share {
 		shared = &http.Client{Transport: splitTransport{
-			streams: &http.Transport{DialContext: netDialer(0).DialContext, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute},
+			streams: &http.Transport{DialContext: netDialer(0).DialContext, MaxIdleConns: max(sessions, 256),
+				MaxIdleConnsPerHost: max(sessions, 256), IdleConnTimeout: time.Minute},
 			posts: &http.Transport{DialContext: netDialer(0).DialContext, MaxIdleConnsPerHost: sharedPosts,
 				MaxConnsPerHost: sharedPosts, IdleConnTimeout: time.Minute},
 		}}

@@ -90,7 +90,7 @@ func newWorker(sh share) *worker {
 	w.part.Dial, w.part.Latency = NewHistogram(), NewHistogram()
 	w.part.SessionMin = ^uint64(0)
 	if sh.Config.Target == "ferry" {
-		w.dial = ferryDialer(sh.Config.ShareHTTP, sh.Sources)
+		w.dial = ferryDialer(sh.Config.ShareHTTP, sh.Sources, sh.Sessions)
 	} else {
 		d := lookupTarget(sh.Config.Target)
 		w.dial = func(ctx context.Context, _ int, url, transport string) (bytesocket.Socket, error) {
