@@ -62,6 +62,7 @@
     maxMessageBytes: 16777216,
     maxBodyBytes: 22373716,
     windowBytes: 1048576,
+    windowMessages: 0, // 0: the server did not say (acknowledge as before windowMessages)
     inboundBytes: 0 // credit on a Ferry WebSocket; 0: no limit
   };
 
@@ -187,6 +188,65 @@
     }
   };
 
+  // Watchdog calls onSilent once nothing has arrived for ms (set by
+  // start). kick() notes an arrival without touching a timer: the timer
+  // looks every quarter of ms whether anything arrived in between, so a
+  // busy carrier costs a few timers per period instead of a clearTimeout
+  // and a setTimeout per message. After a quarter with nothing, it waits
+  // the other three quarters in one go; silence is noticed between ms and
+  // 1.25 ms after the last arrival. The kick after a check sets the timer
+  // again, so that timers do not keep setting timers while data flows:
+  // browsers throttle long chains of them in hidden tabs.
+  function Watchdog(timers, name, onSilent) {
+    this.t = timers;
+    this.name = name;
+    this.onSilent = onSilent;
+    this.ms = 0;
+    this.seen = false; // an arrival since the last check
+    this.rest = false; // waiting the last three quarters
+    this.rearm = false; // the next kick sets the timer
+  }
+
+  Watchdog.prototype.start = function (ms) {
+    this.ms = ms;
+    this.seen = false;
+    this.rearm = false;
+    this.arm(false);
+  };
+
+  Watchdog.prototype.arm = function (rest) {
+    var self = this, q = Math.ceil(this.ms / 4);
+    this.rest = rest;
+    this.t.set(this.name, rest ? this.ms - q : q, function () {
+      self.check();
+    });
+  };
+
+  Watchdog.prototype.check = function () {
+    if (this.seen) {
+      this.seen = false;
+      this.rearm = true;
+      this.arm(false);
+    } else if (!this.rest) {
+      this.rearm = true;
+      this.arm(true);
+    } else {
+      this.onSilent();
+    }
+  };
+
+  Watchdog.prototype.kick = function () {
+    this.seen = true;
+    if (this.rearm) {
+      this.rearm = false;
+      this.arm(false);
+    }
+  };
+
+  Watchdog.prototype.running = function () {
+    return this.t.has(this.name);
+  };
+
   // backoff returns the delay before retry number n (0: at once), capped
   // and with jitter so that many clients do not retry in step.
   function backoff(opts, env, n) {
@@ -276,10 +336,16 @@
 
   // utf8Decode decodes bytes[start:] (a Uint8Array), invalid sequences as
   // U+FFFD, like TextDecoder without fatal.
+  var decoderOf = null, decoder = null; // the last TextDecoder made, and its constructor
+
   function utf8Decode(bytes, start, env) {
     var i = start || 0, n = bytes.length, parts = [], units = [], c, need, cp, min, j, b;
     if (env && env.TextDecoder) {
-      return new env.TextDecoder('utf-8').decode(bytes.subarray(i));
+      if (decoderOf !== env.TextDecoder) {
+        decoder = new env.TextDecoder('utf-8');
+        decoderOf = env.TextDecoder;
+      }
+      return decoder.decode(bytes.subarray(i));
     }
     while (i < n) {
       c = bytes[i++];
@@ -360,33 +426,49 @@
     return v;
   }
 
-  // base64Decode decodes padded standard base64 into a Uint8Array; it
-  // throws on anything else.
+  // base64Decode decodes padded standard base64 into a Uint8Array that
+  // covers its own ArrayBuffer (so that delivering it as an ArrayBuffer
+  // copies nothing: a small typed array made with new Uint8Array(n) lives
+  // on the JavaScript heap, and reading its .buffer would move it out);
+  // it throws on anything else.
   function base64Decode(s) {
-    var n = s.length, pad = 0, out, i, p = 0, v;
+    var n = s.length, pad = 0, out, i, p = 0, v, a, b, c, d, full;
     if (n % 4 !== 0) {
       throw new Error('ferry: bad base64 length');
     }
-    if (n && s.charAt(n - 1) === '=') {
-      pad = s.charAt(n - 2) === '=' ? 2 : 1;
+    if (n && s.charCodeAt(n - 1) === 61) { // '='
+      pad = s.charCodeAt(n - 2) === 61 ? 2 : 1;
     }
-    out = new Uint8Array(n / 4 * 3 - pad);
-    for (i = 0; i < n; i += 4) {
-      if (i + 4 === n && pad) {
-        v = (b64val(s, i) << 18) | (b64val(s, i + 1) << 12);
-        if (pad === 1) {
-          v |= b64val(s, i + 2) << 6;
-        }
-        out[p] = v >> 16;
-        if (pad === 1) {
-          out[p + 1] = (v >> 8) & 255;
-        }
-        break;
+    out = new Uint8Array(new ArrayBuffer(n / 4 * 3 - pad));
+    full = pad ? n - 4 : n;
+    for (i = 0; i < full; i += 4) {
+      a = s.charCodeAt(i);
+      b = s.charCodeAt(i + 1);
+      c = s.charCodeAt(i + 2);
+      d = s.charCodeAt(i + 3);
+      // Any code unit of 128 or more indexes past the table: undefined,
+      // which the check below catches with the -1 entries.
+      a = B64_INV[a];
+      b = B64_INV[b];
+      c = B64_INV[c];
+      d = B64_INV[d];
+      if (!(a >= 0 && b >= 0 && c >= 0 && d >= 0)) {
+        throw new Error('ferry: bad base64');
       }
-      v = (b64val(s, i) << 18) | (b64val(s, i + 1) << 12) | (b64val(s, i + 2) << 6) | b64val(s, i + 3);
+      v = (a << 18) | (b << 12) | (c << 6) | d;
       out[p++] = v >> 16;
       out[p++] = (v >> 8) & 255;
       out[p++] = v & 255;
+    }
+    if (pad) {
+      v = (b64val(s, i) << 18) | (b64val(s, i + 1) << 12);
+      if (pad === 1) {
+        v |= b64val(s, i + 2) << 6;
+      }
+      out[p] = v >> 16;
+      if (pad === 1) {
+        out[p + 1] = (v >> 8) & 255;
+      }
     }
     return out;
   }
@@ -421,10 +503,17 @@
   // parseNumber parses a protocol decimal (no sign, no leading zeros,
   // at most 2^53-1), or returns -1.
   function parseNumber(s) {
-    if (!/^(0|[1-9][0-9]{0,15})$/.test(s)) {
+    var n = 0, len = s.length, i, c;
+    if (len === 0 || len > 16 || (len > 1 && s.charCodeAt(0) === 48)) {
       return -1;
     }
-    var n = +s;
+    for (i = 0; i < len; i++) {
+      c = s.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) {
+        return -1;
+      }
+      n = n * 10 + c;
+    }
     return n <= MAX_NUMBER ? n : -1;
   }
 
@@ -846,36 +935,47 @@
   }
 
   StreamParser.prototype.feed = function (chunk) {
-    var text = this.buf + chunk, pos = 0, re = /[\r\n]/g, m, j;
+    var text = this.buf ? this.buf + chunk : chunk, pos = 0, n = text.length, re, m, j;
     if (this.skipLF && chunk.length) {
       this.skipLF = false;
-      if (text.charAt(0) === '\n') {
+      if (text.charCodeAt(0) === 10) {
         pos = 1;
       }
     }
-    while (!this.stopped) {
-      re.lastIndex = pos;
-      m = re.exec(text);
-      if (!m) {
-        break;
+    if (text.indexOf('\r', pos) < 0) {
+      // Only LF line ends (what Ferry's server writes): no regular
+      // expression, one indexOf per line.
+      while (!this.stopped && (j = text.indexOf('\n', pos)) >= 0) {
+        this.line(text, pos, j);
+        pos = j + 1;
       }
-      j = m.index;
-      this.line(text.substring(pos, j));
-      pos = j + 1;
-      if (text.charAt(j) === '\r') {
-        if (j + 1 === text.length) {
-          this.skipLF = true;
-        } else if (text.charAt(j + 1) === '\n') {
-          pos++;
+    } else {
+      re = /[\r\n]/g;
+      while (!this.stopped) {
+        re.lastIndex = pos;
+        m = re.exec(text);
+        if (!m) {
+          break;
+        }
+        j = m.index;
+        this.line(text, pos, j);
+        pos = j + 1;
+        if (text.charCodeAt(j) === 13) {
+          if (j + 1 === n) {
+            this.skipLF = true;
+          } else if (text.charCodeAt(j + 1) === 10) {
+            pos++;
+          }
         }
       }
     }
-    this.buf = this.stopped ? '' : text.substring(pos);
+    this.buf = this.stopped || pos === n ? '' : text.substring(pos);
   };
 
-  StreamParser.prototype.line = function (l) {
-    var k, field, value;
-    if (l === '') {
+  // line handles the line text[from:to].
+  StreamParser.prototype.line = function (text, from, to) {
+    var k, field, value, l, c;
+    if (to === from) {
       if (this.data !== null) {
         value = this.data;
         this.data = null;
@@ -884,9 +984,25 @@
       }
       return;
     }
-    if (l.charAt(0) === ':') {
+    c = text.charCodeAt(from);
+    if (c === 58) { // ":" starts a comment
       return;
     }
+    // Fast paths for "data: " and "id: " lines.
+    if (c === 100 && to - from >= 6 && text.substring(from, from + 6) === 'data: ') {
+      value = text.substring(from + 6, to);
+      this.data = this.data === null ? value : this.data + '\n' + value;
+      return;
+    }
+    if (c === 105 && to - from >= 4 && text.substring(from, from + 4) === 'id: ') {
+      value = text.substring(from + 4, to);
+      if (value.indexOf('\u0000') < 0) {
+        this.id = value;
+        this.hadId = true;
+      }
+      return;
+    }
+    l = text.substring(from, to);
     k = l.indexOf(':');
     field = k < 0 ? l : l.slice(0, k);
     value = k < 0 ? '' : l.slice(k + 1);
@@ -1090,7 +1206,11 @@
   // --- websocket: the resumable Ferry WebSocket (PROTOCOL.md section 6) ---
 
   function WSCarrier(s, id) {
+    var self = this;
     Carrier.call(this, 'websocket', s, id);
+    this.dog = new Watchdog(this.t, 'idle', function () {
+      self.fail({});
+    });
     this.ws = null;
     this.next = 1; // number of the next downstream sequenced frame
     this.sent = 0; // highest upstream number written on this connection
@@ -1124,7 +1244,11 @@
       if (!self.dead) {
         self.message(e.data);
         if (self.up && !self.dead) {
-          self.watch();
+          if (self.dog.running()) {
+            self.dog.kick();
+          } else {
+            self.watch();
+          }
         }
       }
     };
@@ -1138,10 +1262,7 @@
   // arrived for two heartbeats and a margin, as on an event stream: a
   // path that silently stopped forwarding never closes by itself.
   WSCarrier.prototype.watch = function () {
-    var self = this, hb = this.s.info.heartbeatMs;
-    this.t.set('idle', 2 * hb + 5000, function () {
-      self.fail({});
-    });
+    this.dog.start(2 * this.s.info.heartbeatMs + 5000);
   };
 
   WSCarrier.prototype.message = function (data) {
@@ -1152,7 +1273,10 @@
     }
     u8 = new Uint8Array(data);
     if (u8.length && u8[0] === 0) {
-      this.sequenced({kind: 'b', data: u8.subarray(1), size: u8.length - 1});
+      // The payload as a Uint8Array over an ArrayBuffer of its own, which
+      // is delivered as it is (bufferOf).
+      u8 = new Uint8Array(data.slice(1));
+      this.sequenced({kind: 'b', data: u8, size: u8.length});
       return;
     }
     if (u8.length < 2 || u8[0] !== 1) {
@@ -1261,7 +1385,13 @@
   // --- sse: an event stream down, POSTs up (PROTOCOL.md section 5) ---
 
   function SSECarrier(s, id) {
+    var self = this;
     Carrier.call(this, 'sse', s, id);
+    // A stream silent past two heartbeats is held back (a buffering proxy
+    // that let its first events through) or dead: try the next transport.
+    this.dog = new Watchdog(this.t, 'idle', function () {
+      self.fail({stalled: true});
+    });
     this.es = null;
     this.req = null;
     this.gotFirst = false;
@@ -1303,12 +1433,7 @@
   };
 
   SSECarrier.prototype.watch = function () {
-    var self = this, hb = this.s.info.heartbeatMs;
-    // A stream silent past two heartbeats is held back (a buffering proxy
-    // that let its first events through) or dead: try the next transport.
-    this.t.set('idle', 2 * hb + 5000, function () {
-      self.fail({stalled: true});
-    });
+    this.dog.start(2 * this.s.info.heartbeatMs + 5000);
   };
 
   SSECarrier.prototype.openEventSource = function (url) {
@@ -1323,8 +1448,10 @@
     }
     this.es = es;
     es.onmessage = function (e) {
+      var id;
       if (!self.dead && self.es === es) {
-        self.event(String(e.data), e.lastEventId || '', !!e.lastEventId);
+        id = e.lastEventId || ''; // each read of an event attribute makes a new string
+        self.event(String(e.data), id, id !== '');
       }
     };
     es.onerror = function () {
@@ -1370,7 +1497,7 @@
     if (this.dead) {
       return;
     }
-    this.watch();
+    this.dog.kick();
     if (!this.gotFirst) {
       this.gotFirst = true;
       this.t.clear('first');
@@ -1384,6 +1511,11 @@
       return;
     }
     this.s.frameText(this, data, id, hadId);
+    // An event of several frames may end with the reconnect frame.
+    if (!this.dead && data.length > 1 && data.charCodeAt(data.length - 1) === 114 && // r
+        data.charCodeAt(data.length - 2) === 10 && this.s.carrier === this) {
+      this.leg();
+    }
   };
 
   SSECarrier.prototype.stop = function () {
@@ -1795,8 +1927,45 @@
 
   // --- downstream ----------------------------------------------------------
 
-  // frameText handles one frame from an event stream or a long-poll body.
+  // frameText handles the data of one event from an event stream or a
+  // long-poll body: one frame, or (data of several lines) one frame per
+  // line. The event's id numbers its last sequenced frame (t, b or c), and
+  // the sequenced frames before it count down from there, so that an
+  // event stream's Last-Event-ID still names the last frame received.
+  // (PROTOCOL.md has one frame per event; reading several lets a server
+  // batch frames, which saves a browser event per message.)
   Session.prototype.frameText = function (c, data, id, hadId) {
+    var lines, n, i, k, seq;
+    if (data.indexOf('\n') < 0) {
+      this.frame(c, data, parseNumber(id), hadId);
+      return;
+    }
+    lines = data.split('\n');
+    n = 0;
+    for (i = 0; i < lines.length; i++) {
+      k = lines[i].charCodeAt(0);
+      if (k === 116 || k === 98 || k === 99) { // t, b, c
+        n++;
+      }
+    }
+    seq = parseNumber(id);
+    seq = seq < 0 ? -1 : seq - n + 1;
+    for (i = 0; i < lines.length && c === this.carrier && this.phase !== CLOSED; i++) {
+      k = lines[i].charCodeAt(0);
+      if (k === 116 || k === 98 || k === 99) {
+        this.frame(c, lines[i], seq, hadId);
+        if (seq >= 0) {
+          seq++;
+        }
+      } else {
+        this.frame(c, lines[i], -1, hadId);
+      }
+    }
+  };
+
+  // frame handles one frame; seq is the number its event's id gives it
+  // (-1: none or malformed).
+  Session.prototype.frame = function (c, data, seq, hadId) {
     var k = data.charAt(0), n, f;
     if (c !== this.carrier || this.phase === CLOSED) {
       return;
@@ -1836,12 +2005,11 @@
       this.finish(f.code, f.reason, false);
       return;
     }
-    n = parseNumber(id);
-    if (n < 1) {
+    if (seq < 1) {
       this.protocolError();
       return;
     }
-    this.sequenced(c, n, f);
+    this.sequenced(c, seq, f);
   };
 
   // sequenced processes downstream frame number seq exactly once.
@@ -1862,17 +2030,30 @@
     }
   };
 
-  // received applies the acknowledgement policy of PROTOCOL.md section 7.
+  // received applies the acknowledgement policy of PROTOCOL.md section 7:
+  // a pure acknowledgement once a quarter of the server's window (bytes or
+  // messages) has arrived, or a second after the first unacknowledged
+  // frame, on an event stream and on a Ferry WebSocket alike. A server
+  // whose open info has no windowMessages predates that rule and gets the
+  // earlier one: 64 frames, or windowBytes/4 (64 KiB on a WebSocket), or
+  // 250 ms (20 ms on a WebSocket).
   Session.prototype.received = function (c, size) {
-    var self = this, ws = c.name === 'websocket', maxBytes, delay;
+    var self = this, ws = c.name === 'websocket', info = this.info, maxFrames, maxBytes, delay;
     if (c.name === 'longpoll') {
       return; // the next poll acknowledges
     }
     this.unackedFrames++;
     this.unackedBytes += size;
-    maxBytes = ws ? 65536 : Math.max(1, Math.floor(this.info.windowBytes / 4));
-    delay = ws ? 20 : 250;
-    if (this.unackedFrames >= 64 || this.unackedBytes >= maxBytes) {
+    if (info.windowMessages > 0) {
+      maxFrames = Math.max(1, Math.floor(info.windowMessages / 4));
+      maxBytes = Math.max(1, Math.floor(info.windowBytes / 4));
+      delay = 1000;
+    } else {
+      maxFrames = 64;
+      maxBytes = ws ? 65536 : Math.max(1, Math.floor(info.windowBytes / 4));
+      delay = ws ? 20 : 250;
+    }
+    if (this.unackedFrames >= maxFrames || this.unackedBytes >= maxBytes) {
       this.ackNow();
     } else if (!this.t.has('ack')) {
       this.t.set('ack', delay, function () {
@@ -2466,7 +2647,11 @@
 
   // hooks turns the session's reports into events on ws.
   function hooks(ws, st) {
-    var env = st.env;
+    var env = st.env, ME = env.MessageEvent;
+    // A native MessageEvent gets only data and origin: lastEventId, source
+    // and ports default to '', null and [], and every member given costs
+    // its conversion (ports most). One init object serves every message.
+    var nativeInit = {data: null, origin: st.url.origin};
     function emit(type, init) {
       ws.dispatchEvent(makeEvent(env, st.nativeMode, type, init));
     }
@@ -2475,7 +2660,7 @@
         emit('open', {});
       },
       onMessage: function (kind, payload) {
-        var data = payload;
+        var data = payload, ev;
         if (kind === 'b') {
           data = bufferOf(payload);
           if (st.binaryType === 'blob' && env.Blob) {
@@ -2485,6 +2670,13 @@
               // no usable Blob: deliver the ArrayBuffer
             }
           }
+        }
+        if (st.nativeMode && typeof ME === 'function') {
+          nativeInit.data = data;
+          ev = new ME('message', nativeInit);
+          nativeInit.data = null;
+          ws.dispatchEvent(ev);
+          return;
         }
         emit('message', {data: data, origin: st.url.origin, lastEventId: '', source: null, ports: []});
       },

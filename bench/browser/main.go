@@ -15,6 +15,13 @@
 // peers' browser bundles (from bench/peers/node_modules) are served by this
 // program on its own loopback port, so every server is cross-origin to the
 // page alike. It prints a table and writes JSON with -out.
+//
+// -only picks cases; -cpuprofile FILE records the page's JavaScript CPU
+// profile and prints its top functions; -clientjs FILE measures another
+// client.js against the same gateway; -ferry-options JSON passes options
+// to Ferry.WebSocket. Chromium's DevTools Network domain is off (see
+// quietTarget): with it on, every WebSocket frame and EventSource message
+// was also reported to this program, which halved the rates measured.
 package main
 
 import (
@@ -114,6 +121,8 @@ type options struct {
 	out                     string
 	cpuprofile              string
 	sampleUS                int
+	ferryOptions            string
+	clientJS                string
 }
 
 func main() {
@@ -132,6 +141,8 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 15*time.Minute, "limit of the whole run")
 	flag.StringVar(&o.only, "only", "", "comma-separated case names or libraries to run (default all)")
 	flag.StringVar(&o.out, "out", "", "also write the JSON results to this file")
+	flag.StringVar(&o.clientJS, "clientjs", "", "serve this client.js from the page's own server instead of loading the gateway's")
+	flag.StringVar(&o.ferryOptions, "ferry-options", "{}", "JSON options merged into every Ferry.WebSocket's (for example {\"eventSource\":false})")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "record the page's JavaScript CPU profile (DevTools .cpuprofile JSON) to this file and print its top functions")
 	flag.IntVar(&o.sampleUS, "profile-interval", 100, "CPU profile sampling interval, microseconds")
 	flag.Parse()
@@ -323,11 +334,15 @@ func servePage(o options, modules string, selected []testCase) (string, func(), 
 	if err != nil {
 		return "", nil, err
 	}
+	var ferryOptions map[string]any
+	if err := json.Unmarshal([]byte(o.ferryOptions), &ferryOptions); err != nil {
+		return "", nil, fmt.Errorf("-ferry-options: %w", err)
+	}
 	cfg, err := json.Marshal(map[string]any{
 		"ferry": o.ferry, "sockjs": o.sockjs, "socketio": o.socketio,
 		"echoes": o.echoes, "warmup": o.warmup, "burst": o.burst, "size": o.size,
 		"echoMaxMs": o.echoMax.Milliseconds(), "caseTimeoutMs": o.caseTimeout.Milliseconds(), "cases": selected,
-		"hold": o.cpuprofile != "",
+		"hold": o.cpuprofile != "", "ferryOptions": ferryOptions, "clientjs": o.clientJS != "",
 	})
 	if err != nil {
 		return "", nil, err
@@ -338,11 +353,14 @@ func servePage(o options, modules string, selected []testCase) (string, func(), 
 		w.Header().Set("Content-Type", "text/javascript")
 		fmt.Fprintf(w, "window.BENCH = %s;\n", cfg)
 	})
-	for path, file := range map[string]string{
-		"/sockjs.min.js":    "sockjs-client/dist/sockjs.min.js",
-		"/socket.io.min.js": "socket.io-client/dist/socket.io.min.js",
-	} {
-		file = filepath.Join(modules, file)
+	files := map[string]string{
+		"/sockjs.min.js":    filepath.Join(modules, "sockjs-client/dist/sockjs.min.js"),
+		"/socket.io.min.js": filepath.Join(modules, "socket.io-client/dist/socket.io.min.js"),
+	}
+	if o.clientJS != "" {
+		files["/client.js"] = o.clientJS
+	}
+	for path, file := range files {
 		if _, err := os.Stat(file); err != nil {
 			return "", nil, err
 		}
@@ -392,6 +410,9 @@ func runPage(ctx context.Context, chromium, pageURL string, o options) (*pageSta
 	defer cancelAlloc()
 	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
 	defer cancelBrowser()
+	if err := quietTarget(bctx); err != nil {
+		return nil, fmt.Errorf("chromium: %w\n%s", err, out.String())
+	}
 	if _, err := chromedp.Run(bctx, chromedp.Navigate(pageURL)); err != nil {
 		return nil, fmt.Errorf("chromium: %w\n%s", err, out.String())
 	}

@@ -77,7 +77,11 @@
       });
     },
     ferry: function (t) {
-      var ws = new window.Ferry.WebSocket(wsURL(B.ferry) + '/bench', [], { transports: [t], remember: false });
+      var o = { transports: [t], remember: false };
+      for (var k in B.ferryOptions || {}) {
+        o[k] = B.ferryOptions[k];
+      }
+      var ws = new window.Ferry.WebSocket(wsURL(B.ferry) + '/bench', [], o);
       return fromWebSocket(ws, function () {
         return ws.transport;
       });
@@ -276,7 +280,8 @@
         setTimeout(resolve, 20);
       });
     }
-    await loadScript(B.ferry + '/client.js');
+    // -clientjs: the page's own server has the client.js under test.
+    await loadScript(B.clientjs ? '/client.js' : B.ferry + '/client.js');
     for (var i = 0; i < B.cases.length; i++) {
       var c = B.cases[i];
       state.current = c.name;
