@@ -116,7 +116,7 @@
   // override any of them; a key set to null means "absent".
   var ENV_KEYS = ['WebSocket', 'EventSource', 'XMLHttpRequest', 'setTimeout', 'clearTimeout',
     'sessionStorage', 'location', 'Blob', 'FileReader', 'TextEncoder', 'TextDecoder', 'URL',
-    'EventTarget', 'Event', 'MessageEvent', 'CloseEvent', 'DOMException', 'random'];
+    'EventTarget', 'Event', 'MessageEvent', 'CloseEvent', 'DOMException', 'random', 'queueMicrotask'];
 
   var nativeWebSocket = root.WebSocket || null; // kept when install() replaces it
 
@@ -146,6 +146,17 @@
       env.WebSocket = nativeWebSocket;
     }
     return env;
+  }
+
+  // soon runs fn once the current task's own code is done: a microtask
+  // where the browser has them, else a zero timer.
+  function soon(env, fn) {
+    var q = env.queueMicrotask; // called unbound: a browser's refuses another this
+    if (typeof q === 'function') {
+      q(fn);
+    } else {
+      later(env, fn, 0);
+    }
   }
 
   function later(env, fn, ms) {
@@ -2115,10 +2126,26 @@
   };
 
   Session.prototype.enqueue = function (f) {
+    var self = this, c = this.carrier;
     f.seq = this.nextSeq++;
     this.queue.push(f);
     this.buffered += f.size;
-    this.pump();
+    if ((c && c.name === 'websocket') || this.post || f.kind === 'c') {
+      // A WebSocket writes at once; a POST in flight batches the rest; a
+      // close goes at once with everything before it.
+      this.pump();
+      return;
+    }
+    // No POST in flight: start one once this task's own code has run, so
+    // that a loop of send() calls goes up in one POST, not as one lone
+    // message followed by all the others.
+    if (!this.pumpSoon) {
+      this.pumpSoon = true;
+      soon(this.env, function () {
+        self.pumpSoon = false;
+        self.pump();
+      });
+    }
   };
 
   Session.prototype.enqueueClose = function (code, reason) {

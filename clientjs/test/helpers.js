@@ -287,7 +287,11 @@ function harness(opts = {}) {
     EventSource: opts.es ? FakeEventSource : null,
     sessionStorage: storage,
     location: {href: 'http://example.com/app/index.html'},
-    random: () => 0.5
+    random: () => 0.5,
+    // Run "after this task" work at once, so the tests can check what a
+    // call sends right after it; a test of the batching itself passes a
+    // queueMicrotask option that defers (see reliability.test.js).
+    queueMicrotask: (fn) => fn()
   };
   for (const k of Object.keys(opts)) {
     if (!['ws', 'es'].includes(k)) {

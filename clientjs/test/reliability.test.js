@@ -67,6 +67,26 @@ test('upstream: one POST in flight; messages queued meanwhile go in the next POS
   assert.equal(posts(h).length, 2);
 });
 
+test('upstream: sends made in one task go up in one POST, even with none in flight', () => {
+  const micro = [];
+  const {h, ws} = openSSE({env: {queueMicrotask: (fn) => micro.push(fn)}});
+  for (let i = 0; i < 100; i++) {
+    ws.send('m' + i);
+  }
+  assert.equal(posts(h).length, 0, 'nothing goes before the task ends');
+  assert.equal(ws.bufferedAmount, 290);
+  assert.equal(micro.length, 1, 'one deferred pump for the whole loop');
+  micro.shift()();
+  const p = posts(h);
+  assert.equal(p.length, 1);
+  assert.equal(p[0].param('seq'), '1');
+  assert.equal(p[0].body.split('\n').length, 100);
+  p[0].respond(200, 'a100');
+  assert.equal(ws.bufferedAmount, 0);
+  ws.close(1000);
+  assert.equal(posts(h).length, 2, 'a close goes at once, not after the task');
+});
+
 test('upstream: a failed POST is retried with the same seq after a backoff, plus newer frames', () => {
   const {h, ws} = openSSE();
   ws.send('one');
