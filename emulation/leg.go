@@ -14,7 +14,6 @@ type Leg struct {
 	wantAcks  bool        // report inbound progress (Batch.Ack) for in-band acks
 	credit    int         // most unacknowledged payload bytes in flight; 0: no limit
 	timer     *time.Timer // Next's wait; Next is called by one goroutine at a time
-	ackTimer  *time.Timer // Next's wait for a delayed acknowledgement
 	frames    []Frame     // the last batch's array, reused by the next (Next only)
 
 	// guarded by c.mu
@@ -141,10 +140,12 @@ func (l *Leg) Next(ctx context.Context, wait time.Duration, maxBytes int) (Batch
 	}
 	timer := l.timer
 	defer timer.Stop()
-	ackArmed := false // l.ackTimer runs for this call
+	// A delayed acknowledgement gets a timer of its own per call: reusing
+	// one across calls (Reset) made a WebSocket echo four times slower.
+	var ackTimer *time.Timer
 	defer func() {
-		if ackArmed {
-			l.ackTimer.Stop()
+		if ackTimer != nil {
+			ackTimer.Stop()
 		}
 	}()
 	clear(l.frames) // the previous batch is done with: keep no payloads while waiting
@@ -172,13 +173,12 @@ func (l *Leg) Next(ctx context.Context, wait time.Duration, maxBytes int) (Batch
 		var ackC <-chan time.Time
 		if !l.ackDueAt.IsZero() {
 			d := time.Until(l.ackDueAt)
-			if l.ackTimer == nil {
-				l.ackTimer = time.NewTimer(d)
+			if ackTimer == nil {
+				ackTimer = time.NewTimer(d)
 			} else {
-				l.ackTimer.Reset(d)
+				ackTimer.Reset(d)
 			}
-			ackArmed = true
-			ackC = l.ackTimer.C
+			ackC = ackTimer.C
 		}
 		w := c.waitChan()
 		c.mu.Unlock()
@@ -237,8 +237,9 @@ func (l *Leg) take(maxBytes int, now time.Time) Batch {
 	return b
 }
 
-// legKeepFrames is the largest batch array a leg keeps for reuse.
-const legKeepFrames = 32
+// legKeepFrames is the largest batch array a leg keeps for reuse (512
+// bytes: an idle session must stay small).
+const legKeepFrames = 8
 
 // takeFrames collects the frames the leg can send now. c.mu held.
 func (l *Leg) takeFrames(maxBytes int) []Frame {
