@@ -166,10 +166,15 @@ func (p *proxyConn) downstream(ctx context.Context, conn net.Conn) {
 	}
 }
 
-// closeWhenDone closes conn once s has finished, for sockets that report
-// that (emulated sessions do): an upstream loop blocked writing to a back
-// end that stopped reading would otherwise not notice the client's close.
-// It returns a function that stops the watch.
+// closeWhenDone bounds the upstream loop once s has finished, for sockets
+// that report that (emulated sessions do): an upstream loop blocked writing
+// to a back end that stopped reading would otherwise not notice the
+// client's close. It does not close conn at once: messages the client sent
+// before its close may still be queued for the upstream loop (a session
+// finishes when the closes are exchanged, not when the application has
+// read everything), and they must reach the back end. The back end gets
+// backendDrainGrace to take them; then a blocked write fails and the loop
+// ends. It returns a function that stops the watch.
 func closeWhenDone(s bytesocket.Socket, conn net.Conn) (stop func()) {
 	d, ok := s.(interface{ Done() <-chan struct{} })
 	if !ok {
@@ -179,12 +184,16 @@ func closeWhenDone(s bytesocket.Socket, conn net.Conn) (stop func()) {
 	go func() {
 		select {
 		case <-d.Done():
-			_ = conn.Close()
+			_ = conn.SetWriteDeadline(time.Now().Add(backendDrainGrace))
 		case <-quit:
 		}
 	}()
 	return func() { close(quit) }
 }
+
+// backendDrainGrace is how long a back end has, once the client's session
+// has finished, to accept the bytes the client sent before closing.
+const backendDrainGrace = 5 * time.Second
 
 // addrString returns a.String(), or "" for a nil address.
 func addrString(a net.Addr) string {
