@@ -75,7 +75,9 @@ func (c ProxyConfig) BackendAddr() (string, error) {
 // If the back end cannot be reached the socket is closed with 1014 (bad
 // gateway) and the dial error as reason. When the back end closes, the
 // socket is closed with 1000 "backend closed" (1011 if the connection
-// failed); when the client closes, the connection is closed.
+// failed); when the client closes, the connection is closed once the
+// messages the client sent before its close are written to it (a back end
+// that stops reading gets backendDrainGrace to take them).
 func Proxy(cfg ProxyConfig) func(bytesocket.Socket) {
 	cfg = cfg.withDefaults()
 	addr, err := cfg.BackendAddr()
