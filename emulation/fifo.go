@@ -33,16 +33,17 @@ func (q *fifo[T]) push(v T) {
 
 // pop removes the n oldest items (n ≤ len).
 func (q *fifo[T]) pop(n int) {
+	if q.head+n == len(q.buf) {
+		q.reset() // clears them with the rest
+		return
+	}
 	clear(q.buf[q.head : q.head+n])
 	q.head += n
-	if q.head == len(q.buf) {
-		q.reset()
-	}
 }
 
 // reset empties the queue, keeping a small array.
 func (q *fifo[T]) reset() {
-	clear(q.buf)
+	clear(q.buf[q.head:]) // the popped front is cleared already
 	if cap(q.buf) > fifoKeep {
 		q.buf = nil
 	} else {

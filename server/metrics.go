@@ -287,8 +287,7 @@ func sortedKeys[K int | string | bytesocket.StatusCode, V any](m map[K]V) []K {
 // countedSocket counts a plain WebSocket's messages into a service's
 // counters and remembers the close code it ended with.
 type countedSocket struct {
-	bytesocket.Socket
-	raw  *wsnative.Socket // the same socket, for WriteRaw
+	*wsnative.Socket
 	c    *emulation.Counters
 	code atomic.Int32 // close code seen on Read or Write; 0 if none
 }
@@ -317,7 +316,7 @@ func (s *countedSocket) Write(ctx context.Context, typ bytesocket.MessageType, p
 // counts them, so a broadcast keeps its one-syscall batches through the
 // metrics wrapper.
 func (s *countedSocket) WriteRaw(ctx context.Context, frames net.Buffers) error {
-	err := s.raw.WriteRaw(ctx, frames)
+	err := s.Socket.WriteRaw(ctx, frames)
 	if err == nil {
 		for _, f := range frames {
 			s.c.Out(wsnative.FramePayloadLen(f))

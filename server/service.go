@@ -216,7 +216,7 @@ func (h *Service) serveNative(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := wsnative.New(conn, r.Header.Clone(), h.emu.Config.MaxMessageBytes)
-	cs := &countedSocket{Socket: s, raw: s, c: &h.metrics.counters}
+	cs := &countedSocket{Socket: s, c: &h.metrics.counters}
 	release := claimSlot(r)
 	h.track(s, true)
 	h.wg.Add(1)
