@@ -119,6 +119,7 @@ type Proxy struct {
 
 	mu     sync.Mutex // guards open, links, faults, rng
 	open   map[net.Conn]struct{}
+	closed bool               // Close has run: connections tracked afterwards are closed at once
 	links  map[*link]struct{} // open connections of a NewFaulty proxy
 	faults *Faults            // nil: New's behaviour
 	rng    *rand.Rand
@@ -205,6 +206,7 @@ func (p *Proxy) Stats() Stats {
 func (p *Proxy) Close() error {
 	err := p.ln.Close()
 	p.mu.Lock()
+	p.closed = true
 	for c := range p.open {
 		c.Close()
 	}
@@ -243,6 +245,9 @@ func (p *Proxy) track(c net.Conn, add bool) {
 	defer p.mu.Unlock()
 	if add {
 		p.open[c] = struct{}{}
+		if p.closed { // accepted just before Close: Close did not see it
+			c.Close()
+		}
 	} else {
 		delete(p.open, c)
 	}
