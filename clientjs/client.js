@@ -1320,6 +1320,14 @@
         return;
       }
       s.upAck(n);
+    } else if (k === 'n') {
+      // The server skips frames we acknowledged over another path.
+      n = parseNumber(text.slice(1));
+      if (!this.up || n < this.next || n > s.recv + 1) {
+        s.protocolError();
+        return;
+      }
+      this.next = n;
     } else if (k === 'c') {
       try {
         f = parseClose(text);
@@ -1328,7 +1336,7 @@
         return;
       }
       this.sequenced(f);
-    } else if (k !== 'h') {
+    } else if (text !== 'h') {
       s.protocolError();
     }
   };
@@ -2194,6 +2202,16 @@
     var credit = this.info.inboundBytes, inflight = 0;
     for (k = 0; credit > 0 && k < i && k < this.queue.length; k++) {
       inflight += this.queue[k].size;
+    }
+    if (i === 0 && this.queue.length && this.queue[0].seq > c.sent + 1 && !this.queue[0].pending) {
+      // The server acknowledged frames this connection never carried (a
+      // POST, or the connection before this one, delivered them): restate
+      // the number of the next one, since the server numbers frames on a
+      // Ferry WebSocket by their order (PROTOCOL.md section 6).
+      if (!c.write(controlMessage('n' + this.queue[0].seq))) {
+        return;
+      }
+      c.sent = this.queue[0].seq - 1;
     }
     for (; i < this.queue.length && c === this.carrier; i++) {
       f = this.queue[i];

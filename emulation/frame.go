@@ -18,6 +18,10 @@ const (
 	KindAck       byte = 'a'
 	KindHeartbeat byte = 'h'
 	KindReconnect byte = 'r'
+	// KindNext restates, on a Ferry WebSocket, the number of the next
+	// sequenced frame (PROTOCOL.md §6): frames before it were acknowledged
+	// over another path and are not sent.
+	KindNext byte = 'n'
 )
 
 // Frame is one sequenced frame: a message or a close. Frames are

@@ -66,6 +66,12 @@ func (l *Leg) SetAckPolicy(p AckPolicy) {
 type Batch struct {
 	Frames []Frame
 	Ack    uint64 // highest inbound Seq to acknowledge; 0 if none is due
+	// Skip reports that frames after the leg's previous batch and before
+	// Frames[0] were acknowledged over another path (a POST, or a carrier
+	// that was still delivering when this leg took over) and are left out.
+	// A carrier that numbers frames by their order, the Ferry WebSocket,
+	// must restate the number of Frames[0] before it (PROTOCOL.md §6).
+	Skip bool
 }
 
 // Empty reports whether the batch carries nothing.
@@ -206,7 +212,7 @@ func (c *Channel) closeDelivered(l *Leg) bool {
 func (l *Leg) take(maxBytes int, now time.Time) Batch {
 	c := l.c
 	var b Batch
-	b.Frames = l.takeFrames(maxBytes)
+	b.Frames, b.Skip = l.takeFrames(maxBytes)
 	// Acknowledge what the application has read (the credit rule); once
 	// the peer's close has arrived no data follows, so acknowledge all, or
 	// a close would wait on an application that stopped reading.
@@ -241,17 +247,20 @@ func (l *Leg) take(maxBytes int, now time.Time) Batch {
 // bytes: an idle session must stay small).
 const legKeepFrames = 8
 
-// takeFrames collects the frames the leg can send now. c.mu held.
-func (l *Leg) takeFrames(maxBytes int) []Frame {
+// takeFrames collects the frames the leg can send now, and whether frames
+// between the cursor and the first of them were acknowledged and dropped
+// (see Batch.Skip). c.mu held.
+func (l *Leg) takeFrames(maxBytes int) ([]Frame, bool) {
 	c := l.c
 	out := c.out.items()
 	if len(out) == 0 || l.cursor >= c.sent {
-		return nil
+		return nil, false
 	}
 	i := 0
 	if first := out[0].Seq; l.cursor >= first {
 		i = int(l.cursor - first + 1)
 	}
+	skip := i == 0 && out[0].Seq > l.cursor+1
 	inflight := 0
 	if l.credit > 0 {
 		for k := range i {
@@ -268,7 +277,7 @@ func (l *Leg) takeFrames(maxBytes int) []Frame {
 		j++
 	}
 	if j == i {
-		return nil
+		return nil, false
 	}
 	frames := append(l.frames[:0], out[i:j]...)
 	if cap(frames) <= legKeepFrames {
@@ -277,5 +286,5 @@ func (l *Leg) takeFrames(maxBytes int) []Frame {
 		l.frames = nil // a rare large batch: let it go with its batch
 	}
 	l.cursor = out[j-1].Seq
-	return frames
+	return frames, skip
 }

@@ -101,3 +101,44 @@ func TestCloseAckedWithoutReading(t *testing.T) {
 		t.Fatalf("Ack = %d, want 2 (the close and all before it)", b.Ack)
 	}
 }
+
+// TestNextSkipsFramesAckedElsewhere checks that a leg whose next frames
+// were acknowledged over another path (a POST, or an older carrier still
+// delivering when the leg took over) reports the skip, so that a carrier
+// numbering frames by order restates the number; and that a leg that
+// carried every frame before its batch does not.
+func TestNextSkipsFramesAckedElsewhere(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := NewChannel(Config{})
+		ctx := context.Background()
+		for _, m := range []string{"1", "2", "3", "4", "5"} {
+			if err := c.Write(ctx, bytesocket.Text, []byte(m)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l, err := c.Attach(1, "websocket", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := l.Next(ctx, time.Second, 1) // one frame: 2
+		if err != nil || len(b.Frames) != 1 || b.Frames[0].Seq != 2 || b.Skip {
+			t.Fatalf("Next = %+v, %v; want frame 2, no skip", b, err)
+		}
+		if err := c.Ack(4); err != nil { // 3 and 4 arrived over another path
+			t.Fatal(err)
+		}
+		b, err = l.Next(ctx, time.Second, 1<<20)
+		if err != nil || len(b.Frames) != 1 || b.Frames[0].Seq != 5 || !b.Skip {
+			t.Fatalf("Next = %+v, %v; want frame 5 with Skip", b, err)
+		}
+		// The leg carried 5, so 6 follows it in order.
+		if err := c.Ack(5); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.Write(ctx, bytesocket.Text, []byte("6"))
+		b, err = l.Next(ctx, time.Second, 1<<20)
+		if err != nil || len(b.Frames) != 1 || b.Frames[0].Seq != 6 || b.Skip {
+			t.Fatalf("Next = %+v, %v; want frame 6, no skip", b, err)
+		}
+	})
+}

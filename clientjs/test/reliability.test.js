@@ -332,6 +332,45 @@ test('WebSocket: upstream stays within the server credit (inboundBytes) until ac
   assert.equal(first.sentText().length, 5);
 });
 
+test('WebSocket: frames acknowledged over another path are skipped with an "n" frame, not renumbered', () => {
+  // The server numbers frames on a Ferry WebSocket by their order. When it
+  // acknowledges frames this connection never carried (a POST, or the
+  // connection before, delivered them), the client must restate the
+  // number of its next frame before sending it.
+  const h = harness();
+  const ws = h.open();
+  const first = h.sockets[0];
+  first.accept();
+  first.control('o' + info({inboundBytes: 10}));
+  for (const m of ['aaaa', 'bbbb', 'cccc', 'dddd', 'eeee']) {
+    ws.send(m);
+  }
+  assert.deepEqual(first.sentText(), ['aaaa', 'bbbb']);
+  first.control('a3'); // 3 arrived elsewhere; 4 is next, this connection carried 2
+  assert.deepEqual(first.sentText(), ['aaaa', 'bbbb', '\u0001n4', 'dddd', 'eeee']);
+  assert.equal(ws.bufferedAmount, 8);
+  first.control('a5');
+  assert.equal(ws.bufferedAmount, 0);
+  // Everything acknowledged: the next frame follows in order, no "n".
+  ws.send('ffff');
+  assert.deepEqual(first.sentText().slice(5), ['ffff']);
+});
+
+test('WebSocket: an "n" frame from the server renumbers downstream; one going back is a protocol error', () => {
+  const h = harness();
+  const ws = h.open();
+  const log = record(ws);
+  const first = h.sockets[0];
+  first.accept();
+  first.control('o' + info());
+  first.message('one');
+  first.control('n2'); // restates the number it would have anyway
+  first.message('two');
+  first.control('n2'); // goes back
+  assert.deepEqual(log.slice(0, 3), ['open', 'message:one', 'message:two']);
+  assert.ok(log.some((e) => e.startsWith('close:1006')), log.join(' '));
+});
+
 test('WebSocket: downstream frames are numbered from last+1 and acknowledged within 20 ms', () => {
   const h = harness();
   const ws = h.open();

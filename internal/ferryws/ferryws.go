@@ -6,6 +6,8 @@ package ferryws
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/ferrygw/ferry/bytesocket"
@@ -21,12 +23,14 @@ const (
 )
 
 // Msg is one decoded message: a sequenced frame (Seq true), an ack
-// (Ack > 0 or IsAck), an open frame's JSON (Open), or a heartbeat (none).
+// (Ack > 0 or IsAck), the number of the next sequenced frame (Next > 0),
+// an open frame's JSON (Open), or a heartbeat (none).
 type Msg struct {
 	Frame emulation.Frame
 	Seq   bool
 	IsAck bool
 	Ack   uint64
+	Next  uint64
 	Open  []byte
 }
 
@@ -36,6 +40,9 @@ func Parse(typ int, p []byte, maxBytes int) (Msg, error) {
 		return Msg{}, bytesocket.ErrMessageTooBig
 	}
 	if typ == websocket.TextMessage {
+		if len(p) > maxBytes {
+			return Msg{}, bytesocket.ErrMessageTooBig
+		}
 		if !utf8.Valid(p) {
 			return Msg{}, bytesocket.ErrInvalidUTF8
 		}
@@ -64,7 +71,16 @@ func parseControl(p []byte) (Msg, error) {
 			return Msg{}, emulation.ErrBadFrame
 		}
 		return Msg{IsAck: true, Ack: n}, nil
+	case emulation.KindNext:
+		n, ok := emulation.ParseUint(string(p[1:]))
+		if !ok || n == 0 {
+			return Msg{}, emulation.ErrBadFrame
+		}
+		return Msg{Next: n}, nil
 	case emulation.KindHeartbeat:
+		if len(p) != 1 {
+			return Msg{}, emulation.ErrBadFrame
+		}
 		return Msg{}, nil
 	case emulation.KindOpen:
 		return Msg{Open: p[1:]}, nil
@@ -75,7 +91,8 @@ func parseControl(p []byte) (Msg, error) {
 	return Msg{}, emulation.ErrBadFrame
 }
 
-// WriteBatch writes a batch: the ack first, then the frames, or a
+// WriteBatch writes a batch: the ack first, then the frames (after an "n"
+// frame restating the first one's number if the batch skips), or a
 // heartbeat when the batch is empty.
 func WriteBatch(conn *websocket.Conn, b emulation.Batch) error {
 	if b.Ack != 0 {
@@ -84,6 +101,11 @@ func WriteBatch(conn *websocket.Conn, b emulation.Batch) error {
 		}
 	} else if len(b.Frames) == 0 {
 		return conn.WriteMessage(websocket.BinaryMessage, []byte{Control, emulation.KindHeartbeat})
+	}
+	if b.Skip && len(b.Frames) > 0 {
+		if err := conn.WriteMessage(websocket.BinaryMessage, AppendNext([]byte{Control}, b.Frames[0].Seq)); err != nil {
+			return err
+		}
 	}
 	for i := range b.Frames {
 		if err := WriteFrame(conn, &b.Frames[i]); err != nil {
@@ -101,6 +123,10 @@ func AppendServerBatch(dst []byte, b emulation.Batch) []byte {
 		dst = wsnative.AppendServerFrame(dst, bytesocket.Binary, ack)
 	} else if len(b.Frames) == 0 {
 		dst = wsnative.AppendServerFrame(dst, bytesocket.Binary, []byte{Control, emulation.KindHeartbeat})
+	}
+	if b.Skip && len(b.Frames) > 0 {
+		var tmp [24]byte
+		dst = wsnative.AppendServerFrame(dst, bytesocket.Binary, AppendNext(append(tmp[:0], Control), b.Frames[0].Seq))
 	}
 	for i := range b.Frames {
 		f := &b.Frames[i]
@@ -146,10 +172,17 @@ func AbortFor(ch *emulation.Channel, err error) {
 	}
 }
 
+// AppendNext appends the "n" frame: the next sequenced frame on this
+// connection is number n.
+func AppendNext(dst []byte, n uint64) []byte {
+	return strconv.AppendUint(append(dst, emulation.KindNext), n, 10)
+}
+
 // ReadLoop reads messages from conn and delivers sequenced frames into ch,
-// numbered from first; acks go to ch.Ack. It returns when the connection
-// fails, a message is invalid (ch is aborted with the matching code), or
-// the channel refuses delivery.
+// numbered from first and renumbered by "n" frames; acks go to ch.Ack. It
+// returns when the connection fails, a message is invalid (ch is aborted
+// with the matching code), or the channel refuses delivery. An "n" frame
+// that goes back, or past the frames ch has received, is a protocol error.
 func ReadLoop(ctx context.Context, conn *websocket.Conn, ch *emulation.Channel, first uint64, maxBytes int) error {
 	next := first
 	for {
@@ -164,6 +197,9 @@ func ReadLoop(ctx context.Context, conn *websocket.Conn, ch *emulation.Channel, 
 		if err == nil && m.IsAck {
 			err = ch.Ack(m.Ack)
 		}
+		if err == nil && m.Next != 0 {
+			err = renumber(ch, &next, m.Next)
+		}
 		if err != nil {
 			AbortFor(ch, err)
 			return err
@@ -176,4 +212,19 @@ func ReadLoop(ctx context.Context, conn *websocket.Conn, ch *emulation.Channel, 
 		}
 		next++
 	}
+}
+
+// renumber applies an "n" frame: the peer skips to n, past frames that
+// another path delivered. It may not go back (frames on one connection are
+// in order) nor past what ch has received (the frames in between would be
+// lost).
+func renumber(ch *emulation.Channel, next *uint64, n uint64) error {
+	if n < *next {
+		return fmt.Errorf("%w: n%d goes back from %d", emulation.ErrBadFrame, n, *next)
+	}
+	if r := ch.Received(); n > r+1 {
+		return fmt.Errorf("%w: n%d skips past %d received", emulation.ErrSeqGap, n, r)
+	}
+	*next = n
+	return nil
 }
