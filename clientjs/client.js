@@ -2204,10 +2204,11 @@
       inflight += this.queue[k].size;
     }
     if (i === 0 && this.queue.length && this.queue[0].seq > c.sent + 1 && !this.queue[0].pending) {
-      // The server acknowledged frames this connection never carried (a
-      // POST, or the connection before this one, delivered them): restate
-      // the number of the next one, since the server numbers frames on a
-      // Ferry WebSocket by their order (PROTOCOL.md section 6).
+      // The server acknowledged frames this connection never carried: a
+      // POST it read after sending this connection's "o" was answered
+      // before the "o" arrived. It numbers frames on a Ferry WebSocket by
+      // their order, so restate the number of the next one (PROTOCOL.md
+      // section 6).
       if (!c.write(controlMessage('n' + this.queue[0].seq))) {
         return;
       }

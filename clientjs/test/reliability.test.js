@@ -356,6 +356,36 @@ test('WebSocket: frames acknowledged over another path are skipped with an "n" f
   assert.deepEqual(first.sentText().slice(5), ['ffff']);
 });
 
+test('WebSocket: a POST answered before the next WebSocket\'s "o" (with an older ack) is skipped with "n"', () => {
+  // Between two WebSockets the client POSTs. The server takes the new
+  // WebSocket's "o" (ack 1) before it reads that POST, but the POST's
+  // answer (a3) reaches the client first: the WebSocket must say that its
+  // next frame is 4, or the server would number it 2.
+  const h = harness();
+  const ws = h.open();
+  const first = h.sockets[0];
+  first.accept();
+  first.control('o' + info());
+  ws.send('one');
+  first.control('a1');
+  first.drop();
+  ws.send('two');
+  ws.send('three');
+  const post = posts(h)[0];
+  assert.ok(post, 'a POST between carriers');
+  assert.equal(post.param('seq'), '2');
+  h.clock.tick(1000);
+  const second = h.sockets[1];
+  assert.ok(second, 'a second WebSocket');
+  second.accept();
+  post.respond(200, 'a3');
+  ws.send('four');
+  second.control('o' + info({ack: 1}));
+  assert.deepEqual(second.sentText(), ['\u0001n4', 'four']);
+  second.control('a4');
+  assert.equal(ws.bufferedAmount, 0);
+});
+
 test('WebSocket: an "n" frame from the server renumbers downstream; one going back is a protocol error', () => {
   const h = harness();
   const ws = h.open();
