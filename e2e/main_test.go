@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/ferrygw/ferry/bytesocket"
+	"github.com/ferrygw/ferry/internal/chromium"
 	"github.com/ferrygw/ferry/server"
 )
 
@@ -33,8 +33,6 @@ var env struct {
 	browser    context.Context // a chromedp context that owns the browser
 	browserErr error           // why there is no browser
 }
-
-const defaultChromium = "/usr/bin/chromium"
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -206,18 +204,6 @@ func serveClientJS(w http.ResponseWriter, r *http.Request, gw http.Handler) {
 	_, _ = w.Write(src)
 }
 
-// chromiumPath returns the browser to run: FERRY_CHROMIUM, else
-// /usr/bin/chromium, else chromium on PATH.
-func chromiumPath() (string, error) {
-	if p := os.Getenv("FERRY_CHROMIUM"); p != "" {
-		return p, nil
-	}
-	if _, err := os.Stat(defaultChromium); err == nil {
-		return defaultChromium, nil
-	}
-	return exec.LookPath("chromium")
-}
-
 // startBrowser starts the package's one Chromium and returns a func that
 // stops it. On failure it records the reason in env.browserErr.
 func startBrowser() (stop func()) {
@@ -235,35 +221,16 @@ func startBrowser() (stop func()) {
 // returns a chromedp context that owns it and a func that stops it and
 // removes the dir. stop is never nil, even with an error.
 func launchBrowser(extra ...chromedp.ExecAllocatorOption) (ctx context.Context, stop func(), err error) {
-	path, err := chromiumPath()
+	path, err := chromium.Path("")
 	if err != nil {
-		return nil, func() {}, fmt.Errorf("chromium not found (apt-get install -y chromium): %w", err)
+		return nil, func() {}, err
 	}
 	dir, err := os.MkdirTemp("", "ferry-e2e-chromium-")
 	if err != nil {
 		return nil, func() {}, err
 	}
 	var out bytes.Buffer
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.UserDataDir(dir),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("no-default-browser-check", true),
-		// Tabs of one test run side by side: none may be throttled.
-		chromedp.Flag("disable-background-timer-throttling", true),
-		chromedp.Flag("disable-renderer-backgrounding", true),
-		chromedp.Flag("disable-backgrounding-occluded-windows", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.WindowSize(1000, 800),
-		chromedp.CombinedOutput(&out),
-	}
+	opts := chromium.Options(path, dir, &out)
 	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)

@@ -139,11 +139,13 @@ func TestMetrics(t *testing.T) {
 		if err != nil {
 			t.Fatal(tr, err, time.Since(t0))
 		}
+		// Echo first: a plain WebSocket's session is counted just after the
+		// server wrote its 101, which the client may see before that.
+		echoOnce(t, s, "hello") // 5 bytes each way
 		want := map[string]string{client.SSE: "sse", client.WebSocket: "websocket", client.Plain: "plain"}[tr]
 		if v := scrape(t, ts.URL)[series("ferry_sessions", "service", "/echo", "transport", want)]; v != 1 {
 			t.Fatalf("%s: ferry_sessions = %v, want 1", tr, v)
 		}
-		echoOnce(t, s, "hello") // 5 bytes each way
 		closeAndWait(t, s)
 	}
 	resp, err := http.Post(ts.URL+"/echo/.ferry/open", "text/plain", nil)

@@ -25,7 +25,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"embed"
@@ -38,7 +37,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -47,6 +45,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/ferrygw/ferry/internal/chromium"
+	"github.com/ferrygw/ferry/internal/peers"
 	"github.com/ferrygw/ferry/server"
 )
 
@@ -159,7 +159,7 @@ func run(o options) error {
 	defer stopSignals()
 	ctx, cancel := context.WithTimeout(sigCtx, o.timeout)
 	defer cancel()
-	chromium, err := chromiumPath(o.chromium)
+	chromiumBin, err := chromium.Path(o.chromium)
 	if err != nil {
 		return err
 	}
@@ -192,7 +192,7 @@ func run(o options) error {
 		if *p.url != "" {
 			continue
 		}
-		u, stop, err := startPeer(ctx, o.peers, p.script)
+		u, stop, err := peers.StartServer(ctx, o.peers, p.script)
 		if err != nil {
 			return err
 		}
@@ -206,7 +206,7 @@ func run(o options) error {
 	stops = append(stops, stop)
 
 	fmt.Fprintf(os.Stderr, "browser: ferry %s, sockjs %s, socket.io %s; page %s\n", o.ferry, o.sockjs, o.socketio, pageURL)
-	st, err := runPage(ctx, chromium, pageURL, o)
+	st, err := runPage(ctx, chromiumBin, pageURL, o)
 	if err != nil {
 		return err
 	}
@@ -222,7 +222,7 @@ func run(o options) error {
 			"burst":   o.burst,
 			"size":    o.size,
 			"servers": map[string]string{"ferry": o.ferry, "sockjs": o.sockjs, "socketio": o.socketio},
-			"browser": chromium,
+			"browser": chromiumBin,
 			"results": st.Results,
 		}
 		b, _ := json.MarshalIndent(doc, "", "  ")
@@ -254,22 +254,6 @@ func selectCases(only string) []testCase {
 	return out
 }
 
-func chromiumPath(flagPath string) (string, error) {
-	for _, p := range []string{flagPath, os.Getenv("FERRY_CHROMIUM"), "/usr/bin/chromium"} {
-		if p == "" {
-			continue
-		}
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	p, err := exec.LookPath("chromium")
-	if err != nil {
-		return "", fmt.Errorf("chromium not found (apt-get install -y chromium): %w", err)
-	}
-	return p, nil
-}
-
 // startFerry serves an in-process gateway with the echo and bench
 // services, open to any page origin.
 func startFerry() (string, func(), error) {
@@ -283,49 +267,6 @@ func startFerry() (string, func(), error) {
 	srv := &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
-}
-
-// startPeer starts one of bench/peers' Node servers on a free port.
-func startPeer(ctx context.Context, dir, script string) (string, func(), error) {
-	if _, err := exec.LookPath("node"); err != nil {
-		return "", nil, fmt.Errorf("node not found; it runs %s", script)
-	}
-	cmd := exec.Command("node", script, "0")
-	cmd.Dir = dir
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return "", nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return "", nil, err
-	}
-	stop := func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	}
-	line := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		if sc.Scan() {
-			line <- sc.Text()
-		}
-		close(line)
-		_, _ = io.Copy(io.Discard, out)
-	}()
-	select {
-	case l := <-line:
-		addr, _, _ := strings.Cut(strings.TrimPrefix(l, "listening "), " ")
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			stop()
-			return "", nil, fmt.Errorf("%s: unexpected first line %q", script, l)
-		}
-		return "http://" + addr, stop, nil
-	case <-time.After(15 * time.Second):
-	case <-ctx.Done():
-	}
-	stop()
-	return "", nil, fmt.Errorf("%s: not listening after 15 s", script)
 }
 
 // servePage serves the page, its configuration and the peers' bundles.
@@ -380,32 +321,14 @@ func servePage(o options, modules string, selected []testCase) (string, func(), 
 
 // runPage opens the page in a fresh headless Chromium and waits for its
 // results, printing each case as it completes.
-func runPage(ctx context.Context, chromium, pageURL string, o options) (*pageState, error) {
+func runPage(ctx context.Context, chromiumBin, pageURL string, o options) (*pageState, error) {
 	dir, err := os.MkdirTemp("", "ferry-bench-chromium-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
 	var out bytes.Buffer
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium),
-		chromedp.UserDataDir(dir),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("no-default-browser-check", true),
-		chromedp.Flag("disable-background-timer-throttling", true),
-		chromedp.Flag("disable-renderer-backgrounding", true),
-		chromedp.Flag("disable-backgrounding-occluded-windows", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.WindowSize(1000, 800),
-		chromedp.CombinedOutput(&out),
-	}
+	opts := chromium.Options(chromiumBin, dir, &out)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	defer cancelAlloc()
 	bctx, cancelBrowser := chromedp.NewContext(allocCtx)

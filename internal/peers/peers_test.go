@@ -1,7 +1,6 @@
 package peers
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -31,7 +30,7 @@ type peer struct {
 	script string
 	once   sync.Once
 	url    string // http://127.0.0.1:PORT
-	cmd    *exec.Cmd
+	stop   func() // kills it; nil if it did not start
 	err    error
 }
 
@@ -43,9 +42,8 @@ var (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	for _, p := range []*peer{sockjsPeer, socketioPeer} {
-		if p.cmd != nil {
-			_ = p.cmd.Process.Kill()
-			_ = p.cmd.Wait()
+		if p.stop != nil {
+			p.stop()
 		}
 	}
 	os.Exit(code)
@@ -67,42 +65,9 @@ func (p *peer) start(t *testing.T) string {
 		skip("bench/peers/node_modules missing: run `npm ci` in bench/peers (.ci/install-deps and bench/run.sh do)")
 	}
 	p.once.Do(func() {
-		cmd := exec.Command("node", p.script, "0")
-		cmd.Dir = peersDir
 		// Heartbeats every 100 ms, so that every test sees some.
-		cmd.Env = append(os.Environ(), "PUBLISH_SECRET=test-secret",
+		p.url, p.stop, p.err = StartServer(context.Background(), peersDir, p.script, "PUBLISH_SECRET=test-secret",
 			"HEARTBEAT_MS=100", "PING_INTERVAL_MS=100", "PING_TIMEOUT_MS=5000")
-		cmd.Stderr = os.Stderr
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			p.err = err
-			return
-		}
-		if err := cmd.Start(); err != nil {
-			p.err = err
-			return
-		}
-		p.cmd = cmd
-		line := make(chan string, 1)
-		go func() {
-			sc := bufio.NewScanner(out)
-			if sc.Scan() {
-				line <- sc.Text()
-			}
-			close(line)
-			_, _ = io.Copy(io.Discard, out)
-		}()
-		select {
-		case l := <-line:
-			addr, _, _ := strings.Cut(strings.TrimPrefix(l, "listening "), " ")
-			if _, _, err := net.SplitHostPort(addr); err != nil {
-				p.err = fmt.Errorf("%s: unexpected first line %q", p.script, l)
-				return
-			}
-			p.url = "http://" + addr
-		case <-time.After(15 * time.Second):
-			p.err = fmt.Errorf("%s: not listening after 15 s", p.script)
-		}
 	})
 	if p.err != nil {
 		t.Fatal(p.err)
