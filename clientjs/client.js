@@ -1872,7 +1872,7 @@
     c.close();
     this.carrier = null;
     if (why.status === 404) {
-      this.lost();
+      this.gone();
       return;
     }
     if (this.phase === CONNECTING) {
@@ -1932,7 +1932,7 @@
       onDone: function (status) {
         self.post = null;
         if (status === 404) {
-          self.lost();
+          self.gone();
         } else {
           self.pump();
         }
@@ -2276,6 +2276,9 @@
 
   Session.prototype.sendPOST = function (frames, body) {
     var self = this, ack = this.recv;
+    if (frames.length && frames[frames.length - 1] === this.localClose) {
+      this.localClose.posted = true; // the server may have it (see gone)
+    }
     this.ackDue = false;
     this.t.clear('ack');
     this.post = request(this.env, {
@@ -2305,7 +2308,7 @@
       return;
     }
     if (status === 404) {
-      this.lost();
+      this.gone();
       return;
     }
     if (status === 409) {
@@ -2411,6 +2414,19 @@
     }
     this.phase = CLOSING;
     this.enqueueClose(code === undefined ? 1005 : code, reason || '');
+  };
+
+  // gone handles a 404: the server has forgotten the session. It forgets
+  // one only when it has our close frame and the acknowledgement of its
+  // own (PROTOCOL.md section 8), or when it expired, which it cannot while
+  // we keep retrying. So once both close frames were exchanged and ours
+  // went up in a POST whose answer was lost, a 404 means the close
+  // handshake completed.
+  Session.prototype.gone = function () {
+    if (this.remoteClose && this.localClose && this.localClose.posted) {
+      this.localClose.sent = true;
+    }
+    this.lost();
   };
 
   Session.prototype.lost = function () {
