@@ -34,6 +34,8 @@ type Conn struct {
 	mu        sync.Mutex         // guards dropCur and interrupt
 	dropCur   context.CancelFunc // ends the current carrier
 	interrupt bool               // drop the next carrier at once
+
+	evFrames []emulation.Frame // handleEvent's scratch (one carrier at a time)
 }
 
 var _ bytesocket.Socket = (*Conn)(nil)

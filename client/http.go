@@ -237,28 +237,53 @@ func (c *Conn) afterStream() error {
 	}
 }
 
-// handleEvent processes one event; again means open the next request now.
-func (c *Conn) handleEvent(ctx context.Context, id string, data []byte) (bool, error) {
+// handleEvent processes one event (PROTOCOL.md §5.1): a frame per data
+// line, the sequenced ones consecutive and the last of them numbered id.
+// again means open the next request now.
+func (c *Conn) handleEvent(ctx context.Context, id string, data []byte) (again bool, err error) {
 	if len(data) == 0 {
 		return false, emulation.ErrBadFrame
 	}
-	switch data[0] {
-	case emulation.KindHeartbeat, emulation.KindOpen:
-		return false, nil
-	case emulation.KindReconnect:
-		return true, nil
+	frames := c.evFrames[:0]
+	defer func() { c.evFrames = frames[:0] }()
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+			if len(data) == 0 {
+				return false, emulation.ErrBadFrame // an empty last line
+			}
+		} else {
+			data = nil
+		}
+		if len(line) == 0 {
+			return false, emulation.ErrBadFrame
+		}
+		switch line[0] {
+		case emulation.KindHeartbeat, emulation.KindOpen:
+			continue
+		case emulation.KindReconnect:
+			again = true
+			continue
+		}
+		f, err := emulation.ParseSequenced(line)
+		if err != nil {
+			return false, err
+		}
+		frames = append(frames, f)
 	}
-	seq, ok := emulation.ParseUint(id)
-	if !ok {
+	if len(frames) == 0 {
+		return again, nil
+	}
+	last, ok := emulation.ParseUint(id)
+	if !ok || last < uint64(len(frames)) {
 		return false, emulation.ErrBadFrame
 	}
-	f, err := emulation.ParseSequenced(data)
-	if err != nil {
-		return false, err
+	first := last - uint64(len(frames)) + 1
+	if last <= c.Received() {
+		return again, nil
 	}
-	if seq <= c.Received() {
-		return false, nil
-	}
-	_, err = c.Deliver(ctx, seq, []emulation.Frame{f})
-	return false, err
+	_, err = c.Deliver(ctx, first, frames)
+	clear(frames) // keep no payloads
+	return again, err
 }

@@ -135,23 +135,21 @@ func send(out func([]byte) bool, fill func([]byte) []byte) (int, bool) {
 	return len(buf), ok
 }
 
-// AppendBatch appends a batch's frames as events, an empty batch as a
-// heartbeat. Long-poll bodies use the same syntax.
+// AppendBatch appends a batch as one event (PROTOCOL.md §5.1): a data
+// line per frame, and the number of the last frame as the event id; an
+// empty batch is a heartbeat. Long-poll bodies use the same syntax. One
+// event instead of one per frame saves an id line per frame on the wire
+// and a message event per frame in the browser.
 func AppendBatch(buf []byte, b emulation.Batch) []byte {
 	if len(b.Frames) == 0 {
 		return AppendEvent(buf, 0, []byte{emulation.KindHeartbeat})
 	}
-	for i := range b.Frames {
-		buf = appendSequenced(buf, &b.Frames[i])
-	}
-	return buf
-}
-
-func appendSequenced(buf []byte, f *emulation.Frame) []byte {
 	buf = append(buf, "id: "...)
-	buf = strconv.AppendUint(buf, f.Seq, 10)
-	buf = append(buf, "\ndata: "...)
-	buf = f.AppendText(buf)
+	buf = strconv.AppendUint(buf, b.Frames[len(b.Frames)-1].Seq, 10)
+	for i := range b.Frames {
+		buf = append(buf, "\ndata: "...)
+		buf = b.Frames[i].AppendText(buf)
+	}
 	return append(buf, '\n', '\n')
 }
 
