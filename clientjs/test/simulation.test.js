@@ -226,6 +226,11 @@ class Sim {
       maxBodyBytes: 22373716
     };
     this.useES = this.rng() < 0.5;
+    // Events of a whole batch (what the Go server sends), or one per frame
+    // (what it sent before, and what PROTOCOL.md §5.1 still allows). Drawn
+    // from a generator of its own so that every other draw of a seed stays
+    // as it was.
+    this.batchEvents = mulberry32(hashSeed(seed, 'events'))() < 0.7;
     this.h = harness({
       es: this.useES,
       random: rng,
@@ -1137,13 +1142,13 @@ class Sim {
       if (st.es) {
         x.message(data, id || undefined);
       } else {
-        x.chunk((id ? `id: ${id}\n` : '') + `data: ${data}\n\n`);
+        x.chunk((id ? `id: ${id}\n` : '') + data.split('\n').map((l) => `data: ${l}\n`).join('') + '\n');
       }
     });
   }
 
   // ssePump is the event stream's writer (sse.streamLeg): frames after
-  // the cursor with their numbers as ids; after streamBytes an "r" frame
+  // the cursor, a batch per event or an event per frame (batchEvents); after streamBytes an "r" frame
   // and the end of the response; a heartbeat when idle.
   ssePump(st) {
     const s = st.s;
@@ -1155,8 +1160,12 @@ class Sim {
       return;
     }
     const b = this.take(s, st.leg, Math.max(1, this.cfg.streamBytes - st.written));
-    for (const f of b.frames) {
-      this.sseEvent(st, f.seq, f.line);
+    if (b.frames.length && this.batchEvents) {
+      this.sseEvent(st, b.frames[b.frames.length - 1].seq, b.frames.map((f) => f.line).join('\n'));
+    } else {
+      for (const f of b.frames) {
+        this.sseEvent(st, f.seq, f.line);
+      }
     }
     if (st.written >= this.cfg.streamBytes) {
       this.sseEvent(st, 0, 'r');
@@ -1218,7 +1227,9 @@ class Sim {
     }
     const b = this.take(st.s, st.leg, this.cfg.streamBytes);
     if (b.frames.length) {
-      this.pollAnswer(st, b.frames.map((f) => `id: ${f.seq}\ndata: ${f.line}\n\n`).join(''));
+      this.pollAnswer(st, this.batchEvents ?
+        `id: ${b.frames[b.frames.length - 1].seq}\n` + b.frames.map((f) => `data: ${f.line}\n`).join('') + '\n' :
+        b.frames.map((f) => `id: ${f.seq}\ndata: ${f.line}\n\n`).join(''));
     }
   }
 
