@@ -245,7 +245,12 @@ func (c *Conn) handleEvent(ctx context.Context, id string, data []byte) (again b
 		return false, emulation.ErrBadFrame
 	}
 	frames := c.evFrames[:0]
-	defer func() { c.evFrames = frames[:0] }()
+	defer func() {
+		clear(frames) // keep no payloads
+		if cap(frames) <= evKeepFrames {
+			c.evFrames = frames[:0]
+		}
+	}()
 	for len(data) > 0 {
 		line := data
 		if i := bytes.IndexByte(data, '\n'); i >= 0 {
@@ -284,6 +289,9 @@ func (c *Conn) handleEvent(ctx context.Context, id string, data []byte) (again b
 		return again, nil
 	}
 	_, err = c.Deliver(ctx, first, frames)
-	clear(frames) // keep no payloads
 	return again, err
 }
+
+// evKeepFrames is the largest scratch array handleEvent keeps between
+// events; a rare large batch gets one of its own.
+const evKeepFrames = 64
