@@ -1950,9 +1950,9 @@
   // long-poll body: one frame, or (data of several lines) one frame per
   // line. The event's id numbers its last sequenced frame (t, b or c), and
   // the sequenced frames before it count down from there, so that an
-  // event stream's Last-Event-ID still names the last frame received.
-  // (PROTOCOL.md has one frame per event; reading several lets a server
-  // batch frames, which saves a browser event per message.)
+  // event stream's Last-Event-ID still names the last frame received
+  // (PROTOCOL.md section 5.1). Ferry's server sends a batch per event,
+  // which saves a browser event per message.
   Session.prototype.frameText = function (c, data, id, hadId) {
     var lines, n, i, k, seq;
     if (data.indexOf('\n') < 0) {

@@ -15,8 +15,9 @@ import (
 const PreludeBytes = 2048
 
 // Downstream serves a session's frames as an event stream
-// (PROTOCOL.md §5.1): prelude, an "o" event, then one event per frame,
-// a heartbeat when idle, and a reconnect frame after the byte budget.
+// (PROTOCOL.md §5.1): prelude, an "o" event, then an event per batch of
+// frames, a heartbeat when idle, and a reconnect frame after the byte
+// budget.
 // It is safe for concurrent use.
 type Downstream struct{}
 

@@ -1148,8 +1148,9 @@ class Sim {
   }
 
   // ssePump is the event stream's writer (sse.streamLeg): frames after
-  // the cursor, a batch per event or an event per frame (batchEvents); after streamBytes an "r" frame
-  // and the end of the response; a heartbeat when idle.
+  // the cursor, a batch per event or an event per frame (batchEvents);
+  // after streamBytes an "r" frame and the end of the response; a
+  // heartbeat when idle.
   ssePump(st) {
     const s = st.s;
     if (st.dead) {
