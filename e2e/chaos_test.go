@@ -258,17 +258,19 @@ func runChaos(t *testing.T, tc chaosCase, seed uint64) faultproxy.Stats {
 	g.Handle("/chaos", cfg, chaosService(ctx, n, tallies))
 	var faulted atomic.Bool // the proxy fired a fault
 	stalls := newStallLog()
-	h := stalls.watch(g)
+	var h http.Handler = g
 	if tc.refuseUpgrades {
 		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if faulted.Load() && strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 				http.Error(w, "the network refuses WebSocket from now on", http.StatusForbidden)
 				return
 			}
-			stalls.watch(g).ServeHTTP(w, r)
+			g.ServeHTTP(w, r)
 		})
 	}
-	gwAddr := serveLoopback(t, h)
+	// Refused upgrades count too: a client that tries the next WebSocket
+	// after a stalled one has noticed the stall, whatever the answer.
+	gwAddr := serveLoopback(t, stalls.watch(h))
 	// The proxy forwards untouched until the session is open.
 	proxy, err := faultproxy.NewFaulty(gwAddr, faultproxy.Faults{})
 	if err != nil {
