@@ -57,6 +57,7 @@ func isFatal(err error) bool {
 // upstream POSTs frames and acknowledgements until ctx ends.
 func (c *Conn) upstream(ctx context.Context, leg *emulation.Leg) error {
 	maxBody := min(int(c.info.MaxBody/2), c.o.MaxBatchBytes)
+	leg.SetMaxFrames(c.info.MaxFrames)
 	for {
 		b, err := leg.Next(ctx, c.heartbeat(), maxBody)
 		if err == emulation.ErrSessionDone {

@@ -61,10 +61,15 @@
     resumeTimeoutMs: 30000,
     maxMessageBytes: 16777216,
     maxBodyBytes: 22373716,
+    maxBodyFrames: 0, // 0: the server did not say (no limit)
     windowBytes: 1048576,
     windowMessages: 0, // 0: the server did not say (acknowledge as before windowMessages)
     inboundBytes: 0 // credit on a Ferry WebSocket; 0: no limit
   };
+
+  // What each message costs against the server's inboundBytes besides its
+  // payload (PROTOCOL.md section 7).
+  var MESSAGE_OVERHEAD = 64;
 
   var hasOwn = Object.prototype.hasOwnProperty;
   var toStr = Object.prototype.toString;
@@ -2195,13 +2200,14 @@
   };
 
   // flushWS writes the queued frames the connection has not carried yet,
-  // within the server's credit: at most inboundBytes unacknowledged (the
-  // server acknowledges what its application has read, PROTOCOL.md §6).
+  // within the server's credit: at most inboundBytes unacknowledged, each
+  // message counting its size plus MESSAGE_OVERHEAD (the server
+  // acknowledges what its application has read, PROTOCOL.md §6).
   Session.prototype.flushWS = function (c) {
     var i = this.queue.length ? Math.max(0, c.sent - this.queue[0].seq + 1) : 0, f, k;
     var credit = this.info.inboundBytes, inflight = 0;
     for (k = 0; credit > 0 && k < i && k < this.queue.length; k++) {
-      inflight += this.queue[k].size;
+      inflight += this.queue[k].size + MESSAGE_OVERHEAD;
     }
     if (i === 0 && this.queue.length && this.queue[0].seq > c.sent + 1 && !this.queue[0].pending) {
       // The server acknowledged frames this connection never carried: a
@@ -2216,10 +2222,10 @@
     }
     for (; i < this.queue.length && c === this.carrier; i++) {
       f = this.queue[i];
-      if (f.pending || (credit > 0 && inflight > 0 && inflight + f.size > credit)) {
+      if (f.pending || (credit > 0 && inflight > 0 && inflight + f.size + MESSAGE_OVERHEAD > credit)) {
         break;
       }
-      inflight += f.size;
+      inflight += f.size + MESSAGE_OVERHEAD;
       if (!c.send(f)) {
         return;
       }
@@ -2248,6 +2254,7 @@
   // retried: every unacknowledged frame that fits, then ack=recv.
   Session.prototype.pumpHTTP = function () {
     var lines = [], frames = [], bytes = 0, max = this.maxBatch(), i, f, line;
+    var maxFrames = this.info.maxBodyFrames > 0 ? this.info.maxBodyFrames : Infinity;
     // While the session's first event stream is on trial nothing goes
     // up: it is judged by whether its "o" event gets through a buffering
     // proxy on its own, and echoes of early messages would push it through.
@@ -2261,7 +2268,7 @@
         break;
       }
       line = frameLine(f);
-      if (lines.length && bytes + f.lineBytes + 1 > max) {
+      if (lines.length && (bytes + f.lineBytes + 1 > max || lines.length >= maxFrames)) {
         break;
       }
       lines.push(line);

@@ -11,13 +11,25 @@ type Config struct {
 	// MaxBodyBytes is the largest upstream POST body. Default
 	// 4/3 × MaxMessageBytes + 4096 (one base64-encoded message).
 	MaxBodyBytes int64
+	// MaxBodyFrames is the most frames one upstream POST body may carry.
+	// Default 4096.
+	MaxBodyFrames int
+	// UploadTimeout bounds the time an upstream POST body may take to
+	// arrive, not counting time its delivery waits for the application. A
+	// stalled upload then fails (408) and the session can expire. Default
+	// 30 s.
+	UploadTimeout time.Duration
+	// HeaderBytes bounds the opening request's headers that a session keeps
+	// for Socket.Header; headers beyond it are dropped. Default 8 KiB.
+	HeaderBytes int
 	// WindowBytes bounds the payload bytes retained for replay until the
 	// client acknowledges them. Writes wait when it is full. Default 1 MiB.
 	WindowBytes int
 	// WindowMessages bounds the number of retained messages. Default 4096.
 	WindowMessages int
 	// InboundBytes bounds the bytes received but not yet read by the
-	// application; upstream requests wait when it is full. Default 1 MiB.
+	// application, each message counting MessageOverhead besides its
+	// payload; upstream requests wait when it is full. Default 1 MiB.
 	InboundBytes int
 	// Heartbeat is the idle interval after which a downstream writes a
 	// heartbeat frame. Default 25 s.
@@ -38,6 +50,9 @@ type Config struct {
 // Defaults, as documented in docs/PROTOCOL.md section 9.
 const (
 	DefaultMaxMessageBytes = 16 << 20
+	DefaultMaxBodyFrames   = 4096
+	DefaultUploadTimeout   = 30 * time.Second
+	DefaultHeaderBytes     = 8 << 10
 	DefaultWindowBytes     = 1 << 20
 	DefaultWindowMessages  = 4096
 	DefaultInboundBytes    = 1 << 20
@@ -54,6 +69,9 @@ func (c Config) WithDefaults() Config {
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = int64(c.MaxMessageBytes)/3*4 + 4096
 	}
+	setInt(&c.MaxBodyFrames, DefaultMaxBodyFrames)
+	setDur(&c.UploadTimeout, DefaultUploadTimeout)
+	setInt(&c.HeaderBytes, DefaultHeaderBytes)
 	setInt(&c.WindowBytes, DefaultWindowBytes)
 	setInt(&c.WindowMessages, DefaultWindowMessages)
 	setInt(&c.InboundBytes, DefaultInboundBytes)

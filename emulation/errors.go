@@ -21,6 +21,8 @@ var (
 	ErrReplaced        = errors.New("ferry: carrier replaced by a newer one")
 	ErrSessionDone     = errors.New("ferry: session finished")
 	ErrBodyTooLarge    = errors.New("ferry: request body too large")
+	ErrTooManyFrames   = errors.New("ferry: too many frames in one request")
+	ErrUploadTimeout   = errors.New("ferry: request body too slow")
 	ErrTooManySessions = errors.New("ferry: too many sessions")
 	ErrNoProtocol      = errors.New("ferry: no supported subprotocol")
 	ErrBadProtocol     = errors.New("ferry: malformed subprotocol list")
@@ -37,7 +39,10 @@ func Status(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, ErrSeqGap):
 		return http.StatusConflict
-	case errors.Is(err, ErrBodyTooLarge), errors.Is(err, ErrMessageTooBig), errors.Is(err, bytesocket.ErrMessageTooBig):
+	case errors.Is(err, ErrUploadTimeout):
+		return http.StatusRequestTimeout
+	case errors.Is(err, ErrBodyTooLarge), errors.Is(err, ErrTooManyFrames),
+		errors.Is(err, ErrMessageTooBig), errors.Is(err, bytesocket.ErrMessageTooBig):
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrTooManySessions), errors.Is(err, ErrShuttingDown):
 		return http.StatusServiceUnavailable

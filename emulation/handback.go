@@ -48,7 +48,9 @@ type Detached struct {
 func Detach(w http.ResponseWriter, r *http.Request) *Detached {
 	give := HandBack(r.Context())
 	hj, ok := w.(http.Hijacker)
-	if give == nil || !ok || r.ProtoMajor != 1 {
+	// A request with a body is never detached: its unread body would be
+	// read as the connection's next request.
+	if give == nil || !ok || r.ProtoMajor != 1 || r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
 		return nil
 	}
 	header := w.Header().Clone()

@@ -7,6 +7,15 @@ import (
 	"github.com/ferrygw/ferry/bytesocket"
 )
 
+// MessageOverhead is what each inbound message costs against
+// Config.InboundBytes besides its payload (PROTOCOL.md §7): the queue
+// entry that holds it. It keeps a stream of empty messages from growing
+// the queue without bound.
+const MessageOverhead = 64
+
+// inCost is what a message of n payload bytes counts in the inbound queue.
+func inCost(n int) int { return n + MessageOverhead }
+
 // Deliver hands inbound frames numbered first, first+1, ... to the
 // application, skipping those already delivered, and returns the highest
 // number delivered. It waits while the inbound queue is full. A first
@@ -15,29 +24,59 @@ import (
 // the retry of a client's close frame whose answer was lost may carry the
 // acknowledgement that finished the session.
 func (c *Channel) Deliver(ctx context.Context, first uint64, frames []Frame) (uint64, error) {
+	i := 0
+	return c.DeliverEach(ctx, first, func() (Frame, bool, error) {
+		if i == len(frames) {
+			return Frame{}, false, nil
+		}
+		i++
+		return frames[i-1], true, nil
+	})
+}
+
+// DeliverEach is Deliver for frames produced one at a time by next, which
+// returns the next frame, or false at the end with the error that ended
+// the frames (nil at a clean end). It is called without locks held, so it
+// may read the frames from the network: a large batch is delivered as it
+// is parsed instead of being built whole first. The error next returns
+// ends the delivery and is returned, after the frames before it.
+func (c *Channel) DeliverEach(ctx context.Context, first uint64, next func() (Frame, bool, error)) (uint64, error) {
 	select {
 	case c.upSem <- struct{}{}:
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
 	defer func() { <-c.upSem }()
+	if r := c.Received(); first == 0 || first > r+1 {
+		if c.isFinished() {
+			return r, ErrSessionDone
+		}
+		return r, fmt.Errorf("%w, expected at most %d", ErrSeqGap, r+1)
+	}
+	for seq := first; ; seq++ {
+		f, ok, err := next()
+		if !ok {
+			return c.Received(), err
+		}
+		if recv, err := c.deliverSeq(ctx, seq, f); err != nil {
+			return recv, err
+		}
+	}
+}
+
+// deliverSeq delivers frame number seq unless the channel has it already.
+func (c *Channel) deliverSeq(ctx context.Context, seq uint64, f Frame) (uint64, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.finished {
-		if first >= 1 && first+uint64(len(frames)) <= c.recv+1 {
-			return c.recv, nil
-		}
+	switch {
+	case seq <= c.recv:
+		return c.recv, nil // a retried frame: delivered already
+	case c.finished:
 		return c.recv, ErrSessionDone
-	}
-	if first == 0 || first > c.recv+1 {
+	case seq > c.recv+1: // seq follows a frame that was not delivered
 		return c.recv, fmt.Errorf("%w, expected at most %d", ErrSeqGap, c.recv+1)
 	}
-	for i := c.recv + 1 - first; i < uint64(len(frames)); i++ {
-		if err := c.deliverOne(ctx, frames[i]); err != nil {
-			return c.recv, err
-		}
-	}
-	return c.recv, nil
+	return c.recv, c.deliverOne(ctx, f)
 }
 
 // deliverOne queues one frame. c.mu held.
@@ -54,7 +93,8 @@ func (c *Channel) deliverOne(ctx context.Context, f Frame) error {
 		c.abortLocked(bytesocket.StatusMessageTooBig, "message too big")
 		return bytesocket.ErrMessageTooBig
 	}
-	for c.inBytes > 0 && c.inBytes+len(f.Data) > c.cfg.InboundBytes {
+	cost := inCost(len(f.Data))
+	for c.inBytes > 0 && c.inBytes+cost > c.cfg.InboundBytes {
 		if err := c.waitIn(ctx); err != nil {
 			return err
 		}
@@ -64,7 +104,7 @@ func (c *Channel) deliverOne(ctx context.Context, f Frame) error {
 	}
 	c.recv++
 	c.inq.push(inItem{seq: c.recv, typ: f.MessageType(), data: f.Data})
-	c.inBytes += len(f.Data)
+	c.inBytes += cost
 	c.changed()
 	return nil
 }
@@ -107,7 +147,7 @@ func (c *Channel) Read(ctx context.Context) (bytesocket.MessageType, []byte, err
 				return 0, nil, *it.close // stays at the head: reported again
 			}
 			c.inq.pop(1)
-			c.inBytes -= len(it.data)
+			c.inBytes -= inCost(len(it.data))
 			c.readSum += uint64(len(it.data))
 			c.changed()
 			c.counters.In(len(it.data))
@@ -123,4 +163,10 @@ func (c *Channel) Read(ctx context.Context) (bytesocket.MessageType, []byte, err
 			return 0, nil, err
 		}
 	}
+}
+
+func (c *Channel) isFinished() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.finished
 }

@@ -12,7 +12,8 @@ type Leg struct {
 	c         *Channel
 	transport string
 	wantAcks  bool        // report inbound progress (Batch.Ack) for in-band acks
-	credit    int         // most unacknowledged payload bytes in flight; 0: no limit
+	credit    int         // most unacknowledged inbound cost (inCost) in flight; 0: no limit
+	maxFrames int         // most frames in one batch; 0: no limit
 	timer     *time.Timer // Next's wait; Next is called by one goroutine at a time
 	frames    []Frame     // the last batch's array, reused by the next (Next only)
 
@@ -26,15 +27,24 @@ type Leg struct {
 	closeWaited bool // waited once for the ack of our close frame
 }
 
-// SetCredit limits the leg to n payload bytes sent but not acknowledged
-// (a single larger frame may go when nothing is in flight); 0 removes the
-// limit. The Ferry WebSocket needs it: the peer acknowledges only what its
+// SetCredit limits the leg to n bytes sent but not acknowledged, each
+// frame counting its payload plus MessageOverhead, as the peer's inbound
+// queue counts it (a single larger frame may go when nothing is in
+// flight); 0 removes the limit. The Ferry WebSocket needs it: the peer acknowledges only what its
 // application has read, so a sender within credit never fills the peer's
 // inbound queue and the peer's reader never stops (PROTOCOL.md §6).
 func (l *Leg) SetCredit(n int) {
 	l.c.mu.Lock()
 	defer l.c.mu.Unlock()
 	l.credit = n
+}
+
+// SetMaxFrames limits the frames in one batch, as an upstream POST must
+// stay within the server's maxBodyFrames; 0 removes the limit.
+func (l *Leg) SetMaxFrames(n int) {
+	l.c.mu.Lock()
+	defer l.c.mu.Unlock()
+	l.maxFrames = n
 }
 
 // AckPolicy delays pure acknowledgements on a leg that reports acks, as
@@ -261,18 +271,20 @@ func (l *Leg) takeFrames(maxBytes int) ([]Frame, bool) {
 		i = int(l.cursor - first + 1)
 	}
 	skip := i == 0 && out[0].Seq > l.cursor+1
-	inflight := 0
+	inflight := 0 // inbound cost at the peer of frames sent, then of the batch
 	if l.credit > 0 {
 		for k := range i {
-			inflight += out[k].size()
+			inflight += inCost(out[k].size())
 		}
 	}
 	n := 0
 	j := i
-	for j < len(out) && (j == i || n+out[j].size() <= maxBytes) {
-		if l.credit > 0 && inflight+n > 0 && inflight+n+out[j].size() > l.credit {
+	for j < len(out) && (j == i || n+out[j].size() <= maxBytes) && (l.maxFrames == 0 || j-i < l.maxFrames) {
+		cost := inCost(out[j].size())
+		if l.credit > 0 && inflight > 0 && inflight+cost > l.credit {
 			break
 		}
+		inflight += cost
 		n += out[j].size()
 		j++
 	}

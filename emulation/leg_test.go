@@ -64,7 +64,7 @@ func TestNextAcksWhatWasRead(t *testing.T) {
 }
 
 // TestCreditLimitsInFlight checks SetCredit: frames beyond the credit wait
-// for acknowledgements.
+// for acknowledgements, each counting its payload plus MessageOverhead.
 func TestCreditLimitsInFlight(t *testing.T) {
 	c := NewChannel(Config{})
 	ctx := context.Background()
@@ -72,7 +72,7 @@ func TestCreditLimitsInFlight(t *testing.T) {
 		mustWrite(t, c, "1234")
 	}
 	l, _ := c.Attach(0, "websocket", false)
-	l.SetCredit(10)
+	l.SetCredit(2*inCost(4) + 3)
 	b, _ := l.Next(ctx, time.Millisecond, 1<<20)
 	if len(b.Frames) != 2 {
 		t.Fatalf("sent %d frames with credit for 2", len(b.Frames))
@@ -83,6 +83,37 @@ func TestCreditLimitsInFlight(t *testing.T) {
 	_ = c.Ack(2)
 	if b, _ = l.Next(ctx, time.Millisecond, 1<<20); len(b.Frames) != 2 {
 		t.Fatalf("sent %d frames after the ack, want 2", len(b.Frames))
+	}
+}
+
+// TestCreditCountsEmptyMessages checks that empty messages use credit: a
+// stream of them cannot fill the peer's inbound queue for free.
+func TestCreditCountsEmptyMessages(t *testing.T) {
+	c := NewChannel(Config{})
+	ctx := context.Background()
+	for range 100 {
+		mustWrite(t, c, "")
+	}
+	l, _ := c.Attach(0, "websocket", false)
+	l.SetCredit(10 * MessageOverhead)
+	if b, _ := l.Next(ctx, time.Millisecond, 1<<20); len(b.Frames) != 10 {
+		t.Fatalf("sent %d empty frames with credit for 10", len(b.Frames))
+	}
+}
+
+// TestMaxFramesPerBatch checks SetMaxFrames.
+func TestMaxFramesPerBatch(t *testing.T) {
+	c := NewChannel(Config{})
+	ctx := context.Background()
+	for range 10 {
+		mustWrite(t, c, "x")
+	}
+	l, _ := c.Attach(0, "sse", false)
+	l.SetMaxFrames(4)
+	for _, want := range []int{4, 4, 2} {
+		if b, _ := l.Next(ctx, time.Millisecond, 1<<20); len(b.Frames) != want {
+			t.Fatalf("batch of %d frames, want %d", len(b.Frames), want)
+		}
 	}
 }
 

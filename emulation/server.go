@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/ferrygw/ferry/bytesocket"
@@ -148,61 +147,6 @@ func (sv *Server) Shutdown(ctx context.Context) {
 			s.Fail(bytesocket.CloseError{Code: bytesocket.StatusGoingAway, Reason: "server shutting down"})
 		}
 	}
-}
-
-// SelectProtocol returns the first offered protocol that is supported, ""
-// when none was offered, or ErrNoProtocol. A supported entry "*" accepts
-// the first offered protocol, whatever it is.
-func SelectProtocol(offered, supported []string) (string, error) {
-	if len(offered) == 0 {
-		return "", nil
-	}
-	if slices.Contains(supported, "*") {
-		return offered[0], nil
-	}
-	for _, p := range offered {
-		for _, q := range supported {
-			if p == q {
-				return p, nil
-			}
-		}
-	}
-	return "", ErrNoProtocol
-}
-
-// ParseProtocols splits a comma-separated subprotocol list, checking that
-// each is an RFC 6455 token and none repeats.
-func ParseProtocols(s string) ([]string, error) {
-	if s == "" {
-		return nil, nil
-	}
-	parts := strings.Split(s, ",")
-	for i, p := range parts {
-		p = strings.TrimSpace(p)
-		if !isToken(p) {
-			return nil, ErrBadProtocol
-		}
-		for _, q := range parts[:i] {
-			if q == p {
-				return nil, ErrBadProtocol
-			}
-		}
-		parts[i] = p
-	}
-	return parts, nil
-}
-
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= 0x20 || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // WriteError answers an error from this package with its status and a

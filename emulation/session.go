@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,7 +42,7 @@ func newSession(cfg Config, r *http.Request, protocol string, transports []strin
 		Channel:    NewChannel(cfg),
 		id:         newID(),
 		protocol:   protocol,
-		header:     r.Header.Clone(),
+		header:     KeepHeader(r.Header, cfg.HeaderBytes),
 		remote:     remoteAddr(r),
 		transports: transports,
 	}
@@ -82,7 +84,8 @@ func (s *Session) Transport() string { return s.transport.Load().(string) }
 // RemoteAddr returns the address of the client that opened the session.
 func (s *Session) RemoteAddr() net.Addr { return s.remote }
 
-// Header returns the headers of the opening request.
+// Header returns the headers of the opening request, up to
+// Config.HeaderBytes (see KeepHeader).
 func (s *Session) Header() http.Header { return s.header }
 
 // Hold marks the session as in use by a carrier or request, stopping its
@@ -139,6 +142,7 @@ type OpenInfo struct {
 	ResumeMs     int64    `json:"resumeTimeoutMs"`
 	MaxMessage   int      `json:"maxMessageBytes"`
 	MaxBody      int64    `json:"maxBodyBytes"`
+	MaxFrames    int      `json:"maxBodyFrames"`
 	WindowBytes  int      `json:"windowBytes"`
 	WindowMsgs   int      `json:"windowMessages"`
 	InboundBytes int      `json:"inboundBytes"`
@@ -150,7 +154,7 @@ func (s *Session) Info() OpenInfo {
 	return OpenInfo{
 		V: 1, Session: s.id, Protocol: s.protocol, Transports: s.transports,
 		HeartbeatMs: s.cfg.Heartbeat.Milliseconds(), ResumeMs: s.cfg.ResumeTimeout.Milliseconds(),
-		MaxMessage: s.cfg.MaxMessageBytes, MaxBody: s.cfg.MaxBodyBytes,
+		MaxMessage: s.cfg.MaxMessageBytes, MaxBody: s.cfg.MaxBodyBytes, MaxFrames: s.cfg.MaxBodyFrames,
 		WindowBytes: s.cfg.WindowBytes, WindowMsgs: s.cfg.WindowMessages, InboundBytes: s.cfg.InboundBytes, Ack: s.Received(),
 	}
 }
@@ -166,3 +170,27 @@ func AppendOpenInfo(dst []byte, info OpenInfo) []byte {
 
 // Config returns the session's limits.
 func (s *Session) Config() Config { return s.cfg }
+
+// KeepHeader returns the copy of an opening request's headers that a
+// socket keeps for Header: at most max bytes of names and values, fields
+// taken in name order and a field that does not fit dropped whole. The
+// copy shares no memory with h, so the request's header block (up to the
+// server's header limit) is not retained for the session's life.
+func KeepHeader(h http.Header, max int) http.Header {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	kept := make(http.Header, len(keys))
+	for _, k := range keys {
+		for _, v := range h[k] {
+			if len(k)+len(v) > max {
+				continue
+			}
+			max -= len(k) + len(v)
+			kept[strings.Clone(k)] = append(kept[k], strings.Clone(v))
+		}
+	}
+	return kept
+}

@@ -1,34 +1,12 @@
 package emulation
 
 import (
-	"bytes"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 
 	"github.com/ferrygw/ferry/bytesocket"
 )
-
-// ParseBody splits an upstream body into frames (PROTOCOL.md §5.2). On a
-// bad frame it returns the frames before it and the error.
-func ParseBody(body []byte) ([]Frame, error) {
-	var frames []Frame
-	for len(body) > 0 {
-		line := body
-		if i := bytes.IndexByte(body, '\n'); i >= 0 {
-			line, body = body[:i], body[i+1:]
-		} else {
-			body = nil
-		}
-		f, err := ParseSequenced(line)
-		if err != nil {
-			return frames, err
-		}
-		frames = append(frames, f)
-	}
-	return frames, nil
-}
 
 // ServeSend handles POST B/.ferry/{sid}/send.
 func (sv *Server) ServeSend(w http.ResponseWriter, r *http.Request, sid string) {
@@ -39,8 +17,11 @@ func (sv *Server) ServeSend(w http.ResponseWriter, r *http.Request, sid string) 
 	}
 	s.Hold()
 	defer s.Release()
-	recv, err := sv.send(r, s)
+	recv, err := sv.send(w, r, s)
 	if err != nil {
+		if errors.Is(err, ErrUploadTimeout) {
+			w.Header().Set("Connection", "close") // the body was not read to its end
+		}
 		WriteError(w, err)
 		return
 	}
@@ -49,7 +30,9 @@ func (sv *Server) ServeSend(w http.ResponseWriter, r *http.Request, sid string) 
 	_, _ = w.Write(AppendAck(nil, recv))
 }
 
-func (sv *Server) send(r *http.Request, s *Session) (uint64, error) {
+// send applies the request's ack, then delivers its body's frames as they
+// are read and parsed, and returns the new upstream ack.
+func (sv *Server) send(w http.ResponseWriter, r *http.Request, s *Session) (uint64, error) {
 	q := r.URL.Query()
 	if a := q.Get("ack"); a != "" {
 		n, ok := ParseUint(a)
@@ -60,35 +43,43 @@ func (sv *Server) send(r *http.Request, s *Session) (uint64, error) {
 			return 0, err
 		}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, sv.Config.MaxBodyBytes))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			s.Abort(bytesocket.StatusMessageTooBig, "request body too large")
-			return 0, ErrBodyTooLarge
-		}
-		return 0, err
-	}
-	frames, perr := ParseBody(body)
-	if len(body) == 0 {
-		return s.Received(), nil
+	tb := &timedBody{r: http.MaxBytesReader(nil, r.Body, sv.Config.MaxBodyBytes),
+		rc: http.NewResponseController(w), budget: sv.Config.UploadTimeout}
+	defer tb.done()
+	body := newBodyReader(tb, sv.Config.MaxBodyFrames)
+	if empty, err := body.empty(); empty || err != nil {
+		return s.Received(), sendError(s, err)
 	}
 	seq, ok := ParseUint(q.Get("seq"))
 	if !ok || seq == 0 {
 		return 0, errWith(ErrMissingSeq, "seq must be a number ≥ 1")
 	}
-	recv, err := s.Deliver(r.Context(), seq, frames)
-	if errors.Is(err, bytesocket.ErrMessageTooBig) {
-		return recv, ErrMessageTooBig
-	}
-	if err != nil {
-		return recv, err
-	}
-	if errors.Is(perr, bytesocket.ErrInvalidUTF8) {
+	recv, err := s.DeliverEach(r.Context(), seq, body.next)
+	return recv, sendError(s, err)
+}
+
+// sendError maps what ended an upstream body's delivery to the error the
+// request is answered with, closing the session where PROTOCOL.md §5.2
+// says so: 1009 for a message, body or batch over its limit, 1007 for
+// invalid UTF-8.
+func sendError(s *Session, err error) error {
+	var mbe *http.MaxBytesError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &mbe):
+		s.Abort(bytesocket.StatusMessageTooBig, "request body too large")
+		return ErrBodyTooLarge
+	case errors.Is(err, ErrTooManyFrames):
+		s.Abort(bytesocket.StatusMessageTooBig, "too many frames in one request")
+		return err
+	case errors.Is(err, bytesocket.ErrMessageTooBig):
+		return ErrMessageTooBig
+	case errors.Is(err, bytesocket.ErrInvalidUTF8):
 		s.Abort(bytesocket.StatusInvalidFramePayload, "invalid UTF-8 in text message")
-		return recv, ErrInvalidUTF8
+		return ErrInvalidUTF8
 	}
-	return recv, perr
+	return err
 }
 
 type detailErr struct {

@@ -127,6 +127,21 @@ test('upstream: batches are capped by maxBatchBytes, one frame at least', () => 
   assert.equal(p[2].param('seq'), '4');
 });
 
+test('upstream: batches stay within the server\'s maxBodyFrames', () => {
+  const {h, ws} = openSSE({info: {maxBodyFrames: 3}});
+  for (let i = 0; i < 8; i++) {
+    ws.send('');
+  }
+  assert.equal(posts(h)[0].body, 't');
+  posts(h)[0].respond(200, 'a1');
+  let p = posts(h);
+  assert.equal(p[1].body, 't\nt\nt');
+  p[1].respond(200, 'a4');
+  p = posts(h);
+  assert.equal(p[2].body, 't\nt\nt');
+  assert.equal(p[2].param('seq'), '5');
+});
+
 test('upstream: a POST timing out is retried', () => {
   const {h, ws} = openSSE({options: {requestTimeout: 1000}});
   ws.send('x');
@@ -315,11 +330,11 @@ test('WebSocket: upstream stays within the server credit (inboundBytes) until ac
   const ws = h.open();
   const first = h.sockets[0];
   first.accept();
-  first.control('o' + info({inboundBytes: 10}));
+  first.control('o' + info({inboundBytes: 2 * (4 + 64) + 2}));
   for (const m of ['aaaa', 'bbbb', 'cccc', 'dddd']) {
     ws.send(m);
   }
-  // 8 bytes in flight; a third 4-byte message would pass the 10-byte credit.
+  // Two messages in flight (4 bytes + 64 overhead each); a third would pass the credit.
   assert.deepEqual(first.sentText(), ['aaaa', 'bbbb']);
   assert.equal(ws.bufferedAmount, 16);
   first.control('a1');
@@ -328,7 +343,7 @@ test('WebSocket: upstream stays within the server credit (inboundBytes) until ac
   assert.deepEqual(first.sentText(), ['aaaa', 'bbbb', 'cccc', 'dddd']);
   // A message larger than the credit goes alone once nothing is in flight.
   first.control('a4');
-  ws.send('x'.repeat(30));
+  ws.send('x'.repeat(300));
   assert.equal(first.sentText().length, 5);
 });
 
@@ -341,7 +356,7 @@ test('WebSocket: frames acknowledged over another path are skipped with an "n" f
   const ws = h.open();
   const first = h.sockets[0];
   first.accept();
-  first.control('o' + info({inboundBytes: 10}));
+  first.control('o' + info({inboundBytes: 2 * (4 + 64) + 2}));
   for (const m of ['aaaa', 'bbbb', 'cccc', 'dddd', 'eeee']) {
     ws.send(m);
   }

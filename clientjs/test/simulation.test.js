@@ -55,6 +55,9 @@ const {harness} = require('./helpers');
 
 const CLIENT = process.env.FERRY_SIM_CLIENT ?
   require(path.resolve(process.env.FERRY_SIM_CLIENT)) : require('../client.js');
+// What each message costs against the server's inbound queue besides its
+// payload (PROTOCOL.md section 7).
+const MESSAGE_OVERHEAD = 64;
 
 const LISTS = process.env.FERRY_SIM_TRANSPORTS ? [process.env.FERRY_SIM_TRANSPORTS.split(',')] : [
   ['websocket'], ['websocket', 'sse'], ['sse'], ['longpoll'], ['websocket', 'sse', 'longpoll']
@@ -220,7 +223,7 @@ class Sim {
       pollMs: 2000,
       windowBytes: this.pick([1048576, 1048576, 200]),
       windowMessages: this.pick([4096, 4096, 8]),
-      inboundBytes: this.pick([1048576, 1048576, 40]),
+      inboundBytes: this.pick([1048576, 1048576, 40 + 2 * MESSAGE_OVERHEAD]),
       streamBytes: this.pick([131072, 300]),
       maxMessageBytes: 16777216,
       maxBodyBytes: 22373716
@@ -406,7 +409,7 @@ class Sim {
       }
       const it = s.inq.shift();
       s.consumed = it.seq;
-      s.inBytes -= it.f.size;
+      s.inBytes -= it.f.size + MESSAGE_OVERHEAD;
       if (it.f.kind === 'c') {
         this.log(`app: read close ${it.f.code} (#${it.seq})`);
       } else {
@@ -655,7 +658,7 @@ class Sim {
             this.receiveClose(s, f);
             continue;
           }
-          if (s.inBytes > 0 && s.inBytes + f.size > this.cfg.inboundBytes) {
+          if (s.inBytes > 0 && s.inBytes + f.size + MESSAGE_OVERHEAD > this.cfg.inboundBytes) {
             s.blocked = true; // the next read resumes it
             this.log(`server: delivery of ${j.first + i} (${j.via}) waits for the application`);
             return;
@@ -663,7 +666,7 @@ class Sim {
           s.recv++;
           s.got.push(f);
           s.inq.push({seq: s.recv, f});
-          s.inBytes += f.size;
+          s.inBytes += f.size + MESSAGE_OVERHEAD;
           this.scheduleRead(s);
         }
       }

@@ -5,6 +5,7 @@
 package ferryws
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strconv"
@@ -185,8 +186,9 @@ func AppendNext(dst []byte, n uint64) []byte {
 // that goes back, or past the frames ch has received, is a protocol error.
 func ReadLoop(ctx context.Context, conn *websocket.Conn, ch *emulation.Channel, first uint64, maxBytes int) error {
 	next := first
+	var scratch bytes.Buffer
 	for {
-		typ, p, err := conn.ReadMessage()
+		typ, p, err := readMessage(conn, &scratch)
 		if err != nil {
 			if websocket.IsCloseError(err, websocket.CloseMessageTooBig) {
 				ch.Abort(bytesocket.StatusMessageTooBig, "message too big")
