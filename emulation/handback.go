@@ -39,6 +39,27 @@ type Detached struct {
 	header    http.Header // the response headers set before Detach
 	keepAlive bool
 	give      func(net.Conn) bool
+	watch     *connWatch // nil until Watch
+}
+
+// Watch returns a context that ends when the client closes the connection
+// while the exchange waits, so that a held request whose client left is
+// noticed at once. Respond and Close end the watch.
+func (d *Detached) Watch() context.Context {
+	ctx, w := watchConn(d.conn, false)
+	d.watch = w
+	return ctx
+}
+
+// unwatch ends the watch, keeping what it read for the next request.
+func (d *Detached) unwatch() {
+	if d.watch == nil {
+		return
+	}
+	if early := d.watch.stop(); len(early) > 0 {
+		d.conn = &prefixConn{Conn: d.conn, r: io.MultiReader(bytes.NewReader(early), d.conn)}
+	}
+	d.watch = nil
 }
 
 // Detach takes the request's connection from net/http when r is
@@ -77,6 +98,7 @@ func Detach(w http.ResponseWriter, r *http.Request) *Detached {
 // back to the server or closes it. It reports whether the write
 // succeeded.
 func (d *Detached) Respond(status int, body []byte, timeout time.Duration) bool {
+	d.unwatch()
 	_ = d.conn.SetWriteDeadline(time.Now().Add(timeout))
 	h := d.header
 	h.Set("Content-Length", strconv.Itoa(len(body)))
@@ -98,7 +120,10 @@ func (d *Detached) Respond(status int, body []byte, timeout time.Duration) bool 
 }
 
 // Close drops the connection without answering.
-func (d *Detached) Close() { d.conn.Close() }
+func (d *Detached) Close() {
+	d.conn.Close()
+	d.unwatch()
+}
 
 type prefixConn struct {
 	net.Conn

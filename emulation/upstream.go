@@ -94,14 +94,16 @@ func errWith(err error, detail string) error { return detailErr{err, detail} }
 
 // ParseLast reads the resume point of a downstream request: the
 // Last-Event-ID header when present and not empty, else the last query
-// parameter, else 0.
+// parameter, else 0. A last parameter that is present but empty is
+// malformed.
 func ParseLast(r *http.Request) (uint64, error) {
 	v := r.Header.Get("Last-Event-ID")
 	if v == "" {
-		v = r.URL.Query().Get("last")
-	}
-	if v == "" {
-		return 0, nil
+		vs, ok := r.URL.Query()["last"]
+		if !ok {
+			return 0, nil
+		}
+		v = vs[0]
 	}
 	n, ok := ParseUint(v)
 	if !ok {

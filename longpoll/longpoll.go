@@ -1,7 +1,6 @@
 package longpoll
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 
@@ -27,7 +26,9 @@ func (Downstream) Name() string { return "longpoll" }
 // emulation.WithHandBack; Gateway.Serve can), taken off net/http while
 // it waits: the idle session then holds one shallow goroutine and its
 // connection, not net/http's goroutines and buffers, and the connection
-// goes back to the server for its next request once answered.
+// goes back to the server for its next request once answered. A client
+// that closes the connection while its poll waits is noticed at once
+// (Detached.Watch), so the session's resume timeout starts then.
 func (Downstream) ServeLeg(w http.ResponseWriter, r *http.Request, s *emulation.Session, leg *emulation.Leg, release func()) {
 	cfg := s.Config()
 	hold := min(cfg.PollHold, cfg.Heartbeat)
@@ -37,7 +38,12 @@ func (Downstream) ServeLeg(w http.ResponseWriter, r *http.Request, s *emulation.
 		if d := emulation.Detach(w, r); d != nil {
 			go func() {
 				defer release()
-				b, err := leg.Next(context.Background(), hold, cfg.StreamBytes)
+				ctx := d.Watch()
+				b, err := leg.Next(ctx, hold, cfg.StreamBytes)
+				if ctx.Err() != nil {
+					d.Close() // the client went away
+					return
+				}
 				status, body := answer(b, err)
 				d.Respond(status, body, 2*cfg.Heartbeat)
 			}()

@@ -31,16 +31,16 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b
 // ServeLeg streams frames from leg until the budget is spent, the leg is
 // replaced or the session ends. On HTTP/1.x it takes the connection off
 // net/http after the headers (see hijack) and streams from a goroutine of
-// its own, so an idle stream holds no net/http buffers and one small
-// goroutine; a client that went away is noticed at the next write (at the
-// latest the next heartbeat).
+// its own, so an idle stream holds no net/http buffers, only two small
+// goroutines (the writer, and a reader that notices at once a client that
+// went away).
 func (Downstream) ServeLeg(w http.ResponseWriter, r *http.Request, s *emulation.Session, leg *emulation.Leg, release func()) {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
 	h.Set("Cache-Control", "no-cache, no-store, no-transform")
 	h.Set("X-Accel-Buffering", "no")
 	hb := s.Config().Heartbeat
-	if out, done, taken := hijack(w, r, hb); taken {
+	if out, ctx, done, taken := hijack(w, r, hb); taken {
 		if out == nil { // the client went away before the head was written
 			release()
 			return
@@ -48,7 +48,7 @@ func (Downstream) ServeLeg(w http.ResponseWriter, r *http.Request, s *emulation.
 		go func() {
 			defer release()
 			defer done()
-			streamLeg(context.Background(), s, leg, out)
+			streamLeg(ctx, s, leg, out)
 		}()
 		return
 	}
@@ -62,15 +62,16 @@ func (Downstream) ServeLeg(w http.ResponseWriter, r *http.Request, s *emulation.
 // the body ends with the connection), and returns a writer for the body.
 // taken reports whether net/http gave the connection up: if so, w must not
 // be used again, and out is nil when writing the head already failed (the
-// connection is then closed).
-func hijack(w http.ResponseWriter, r *http.Request, hb time.Duration) (out func([]byte) bool, done func(), taken bool) {
+// connection is then closed). ctx ends when the client closes the
+// connection.
+func hijack(w http.ResponseWriter, r *http.Request, hb time.Duration) (out func([]byte) bool, ctx context.Context, done func(), taken bool) {
 	hj, isHJ := w.(http.Hijacker)
 	if !isHJ || r.ProtoMajor != 1 {
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	conn, brw, err := hj.Hijack()
 	if err != nil {
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	brw.Reader.Reset(nil) // release net/http's buffers
 	brw.Writer.Reset(nil)
@@ -86,9 +87,10 @@ func hijack(w http.ResponseWriter, r *http.Request, hb time.Duration) (out func(
 	}
 	if !out(head) {
 		conn.Close()
-		return nil, nil, true
+		return nil, nil, nil, true
 	}
-	return out, func() { conn.Close() }, true
+	ctx, stop := emulation.WatchClose(conn)
+	return out, ctx, func() { conn.Close(); stop() }, true
 }
 
 type headBuf []byte
