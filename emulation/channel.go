@@ -37,6 +37,8 @@ type Channel struct {
 	localClosed bool
 	closeSeq    uint64                 // Seq of our close frame
 	remoteClose *bytesocket.CloseError // the peer's close, once received
+	inEnded     bool                   // a close or an abort is queued: later inbound frames are ignored
+	endSeen     bool                   // the application has read that close or abort
 	appErr      error                  // terminal error for Read/Write
 	finished    bool
 	done        chan struct{}
@@ -49,7 +51,8 @@ type inItem struct {
 	seq   uint64
 	typ   bytesocket.MessageType
 	data  []byte
-	close *bytesocket.CloseError
+	close *bytesocket.CloseError // the end of the stream: the peer's close, or an abort
+	abort bool                   // close is an abort (a protocol error), not the peer's
 }
 
 // NewChannel returns an open channel with cfg's limits (defaults applied).
@@ -188,7 +191,7 @@ func (c *Channel) TryWriteFrames(frames []Frame, slack int) (bool, error) {
 
 func (c *Channel) writeErr() error {
 	switch {
-	case c.remoteClose != nil:
+	case c.remoteClose != nil && c.endSeen:
 		return *c.remoteClose
 	case c.appErr != nil:
 		return c.appErr
@@ -245,19 +248,15 @@ func (c *Channel) sendClose(code bytesocket.StatusCode, reason string) {
 	c.closeSeq = c.sent
 }
 
-// Abort closes the channel because of a protocol error: the peer gets a
-// close frame with code and reason, and the local Read and Write report the
-// same CloseError once earlier messages are read.
+// Abort closes the channel because of a protocol error in what the peer
+// sent: the messages received before it are still delivered, and once the
+// application has read them, Read reports a CloseError with code and
+// reason, the peer gets a close frame with the same, and Write fails.
+// Later inbound frames are ignored.
 func (c *Channel) Abort(code bytesocket.StatusCode, reason string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.appErr == nil && c.remoteClose == nil {
-		c.appErr = bytesocket.CloseError{Code: code, Reason: reason}
-	}
-	if !c.localClosed && !c.finished {
-		c.sendClose(code, reason)
-	}
-	c.changed()
+	c.abortLocked(code, reason)
 }
 
 // Fail ends the channel at once, without a close handshake: Read and Write

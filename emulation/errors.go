@@ -23,6 +23,7 @@ var (
 	ErrBodyTooLarge    = errors.New("ferry: request body too large")
 	ErrTooManyFrames   = errors.New("ferry: too many frames in one request")
 	ErrUploadTimeout   = errors.New("ferry: request body too slow")
+	ErrCreditExceeded  = errors.New("ferry: inbound credit exceeded")
 	ErrTooManySessions = errors.New("ferry: too many sessions")
 	ErrNoProtocol      = errors.New("ferry: no supported subprotocol")
 	ErrBadProtocol     = errors.New("ferry: malformed subprotocol list")

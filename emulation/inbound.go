@@ -58,14 +58,31 @@ func (c *Channel) DeliverEach(ctx context.Context, first uint64, next func() (Fr
 		if !ok {
 			return c.Received(), err
 		}
-		if recv, err := c.deliverSeq(ctx, seq, f); err != nil {
+		if recv, err := c.deliverSeq(ctx, seq, f, true); err != nil {
 			return recv, err
 		}
 	}
 }
 
+// DeliverNow delivers frame number seq as Deliver does, except that it
+// never waits for room in the inbound queue: a reader that acknowledgements
+// arrive through (a Ferry WebSocket) must not stop. The peer keeps within
+// its credit (PROTOCOL.md §6); a frame that would take the queue past
+// twice InboundBytes (what a peer within credit on this path and a POST
+// on another could reach) is an overrun: the channel is aborted with 1008
+// and ErrCreditExceeded returned.
+func (c *Channel) DeliverNow(ctx context.Context, seq uint64, f Frame) (uint64, error) {
+	select {
+	case c.upSem <- struct{}{}:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	defer func() { <-c.upSem }()
+	return c.deliverSeq(ctx, seq, f, false)
+}
+
 // deliverSeq delivers frame number seq unless the channel has it already.
-func (c *Channel) deliverSeq(ctx context.Context, seq uint64, f Frame) (uint64, error) {
+func (c *Channel) deliverSeq(ctx context.Context, seq uint64, f Frame, wait bool) (uint64, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
@@ -76,13 +93,18 @@ func (c *Channel) deliverSeq(ctx context.Context, seq uint64, f Frame) (uint64, 
 	case seq > c.recv+1: // seq follows a frame that was not delivered
 		return c.recv, fmt.Errorf("%w, expected at most %d", ErrSeqGap, c.recv+1)
 	}
-	return c.recv, c.deliverOne(ctx, f)
+	return c.recv, c.deliverOne(ctx, f, wait)
 }
 
-// deliverOne queues one frame. c.mu held.
-func (c *Channel) deliverOne(ctx context.Context, f Frame) error {
-	if c.remoteClose != nil {
-		c.recv++ // frames after a close are numbered but ignored
+// deliverOne queues one frame, waiting for room if wait is set. c.mu held.
+func (c *Channel) deliverOne(ctx context.Context, f Frame, wait bool) error {
+	if c.inEnded {
+		c.recv++ // frames after a close or an abort are numbered but ignored
+		if f.Kind == KindClose && c.remoteClose == nil {
+			// The peer's answer to an abort: it completes the handshake.
+			c.remoteClose = &bytesocket.CloseError{Code: f.Code, Reason: string(f.Data)}
+			c.checkFinish()
+		}
 		return nil
 	}
 	if f.Kind == KindClose {
@@ -94,7 +116,11 @@ func (c *Channel) deliverOne(ctx context.Context, f Frame) error {
 		return bytesocket.ErrMessageTooBig
 	}
 	cost := inCost(len(f.Data))
-	for c.inBytes > 0 && c.inBytes+cost > c.cfg.InboundBytes {
+	if !wait && c.inBytes > 0 && c.inBytes+cost > 2*c.cfg.InboundBytes {
+		c.abortLocked(bytesocket.StatusPolicyViolation, "inbound credit exceeded")
+		return ErrCreditExceeded
+	}
+	for wait && c.inBytes > 0 && c.inBytes+cost > c.cfg.InboundBytes {
 		if err := c.waitIn(ctx); err != nil {
 			return err
 		}
@@ -109,27 +135,47 @@ func (c *Channel) deliverOne(ctx context.Context, f Frame) error {
 	return nil
 }
 
-// receiveClose records the peer's close and echoes it. c.mu held.
+// receiveClose queues the peer's close behind the messages before it. It
+// is answered when the application reads it (see endRead), as a native
+// WebSocket server reads a message, answers it, and then meets the close:
+// replies to the messages before a close still reach the peer. c.mu held.
 func (c *Channel) receiveClose(f Frame) {
 	c.recv++
 	ce := bytesocket.CloseError{Code: f.Code, Reason: string(f.Data)}
 	c.remoteClose = &ce
+	c.inEnded = true
 	c.inq.push(inItem{seq: c.recv, close: &ce})
-	if !c.localClosed && !c.finished {
-		c.sendClose(f.Code, string(f.Data))
-	}
 	c.changed()
 	c.checkFinish()
 }
 
+// abortLocked ends the inbound stream for a protocol error: after the
+// messages already queued, the application reads the CloseError, and our
+// close frame with code and reason then goes to the peer. c.mu held.
 func (c *Channel) abortLocked(code bytesocket.StatusCode, reason string) {
-	if c.appErr == nil {
-		c.appErr = bytesocket.CloseError{Code: code, Reason: reason}
+	if c.inEnded || c.finished {
+		return
+	}
+	c.inEnded = true
+	c.inq.push(inItem{seq: c.recv, close: &bytesocket.CloseError{Code: code, Reason: reason}, abort: true})
+	c.changed()
+}
+
+// endRead is the application reading the end of the inbound stream, it:
+// the peer's close is answered with the same code and reason, an abort
+// sends its close, unless the application closed first. c.mu held.
+func (c *Channel) endRead(it inItem) {
+	if c.endSeen {
+		return
+	}
+	c.endSeen = true
+	if it.abort && c.appErr == nil {
+		c.appErr = *it.close
 	}
 	if !c.localClosed && !c.finished {
-		c.sendClose(code, reason)
+		c.sendClose(it.close.Code, it.close.Reason)
 	}
-	c.changed()
+	c.checkFinish()
 }
 
 // Read returns the next inbound message. See bytesocket.Socket.
@@ -137,13 +183,14 @@ func (c *Channel) Read(ctx context.Context) (bytesocket.MessageType, []byte, err
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for {
-		if c.localClosed && c.remoteClose == nil && c.appErr == nil {
+		if c.localClosed && !c.inEnded && c.appErr == nil {
 			return 0, nil, bytesocket.ErrClosed("read")
 		}
 		if c.inq.len() > 0 {
 			it := c.inq.items()[0]
 			c.consumed = max(c.consumed, it.seq)
 			if it.close != nil {
+				c.endRead(it)
 				return 0, nil, *it.close // stays at the head: reported again
 			}
 			c.inq.pop(1)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"testing"
+
+	"github.com/ferrygw/ferry/bytesocket"
 )
 
 // TestDeliverRetryAfterFinish: a client's close frame was delivered but
@@ -17,6 +19,9 @@ func TestDeliverRetryAfterFinish(t *testing.T) {
 	closeFrame := []Frame{{Kind: KindClose, Code: 1000}}
 	if r, err := c.Deliver(ctx, 1, closeFrame); err != nil || r != 1 {
 		t.Fatalf("Deliver(close) = %d, %v", r, err)
+	}
+	if _, _, err := c.Read(ctx); bytesocket.CloseStatus(err) != 1000 { // reading the close answers it
+		t.Fatalf("Read = %v, want the close", err)
 	}
 	if err := c.Ack(c.Sent()); err != nil { // the client got the echoed close
 		t.Fatal(err)

@@ -172,25 +172,32 @@ func AppendOpenInfo(dst []byte, info OpenInfo) []byte {
 func (s *Session) Config() Config { return s.cfg }
 
 // KeepHeader returns the copy of an opening request's headers that a
-// socket keeps for Header: at most max bytes of names and values, fields
-// taken in name order and a field that does not fit dropped whole. The
-// copy shares no memory with h, so the request's header block (up to the
-// server's header limit) is not retained for the session's life.
+// socket keeps for Header: at most max bytes, each value counting its
+// name, its bytes and HeaderFieldOverhead, fields taken in name order and
+// a value that does not fit dropped whole. The copy shares no memory with
+// h, so the request's header block (up to the server's header limit) is
+// not retained for the session's life.
 func KeepHeader(h http.Header, max int) http.Header {
 	keys := make([]string, 0, len(h))
 	for k := range h {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	kept := make(http.Header, len(keys))
+	kept := http.Header{}
 	for _, k := range keys {
 		for _, v := range h[k] {
-			if len(k)+len(v) > max {
+			cost := len(k) + len(v) + HeaderFieldOverhead
+			if cost > max {
 				continue
 			}
-			max -= len(k) + len(v)
+			max -= cost
 			kept[strings.Clone(k)] = append(kept[k], strings.Clone(v))
 		}
 	}
 	return kept
 }
+
+// HeaderFieldOverhead is what KeepHeader counts for each header value
+// besides its name and value bytes: the map entry, slice and string
+// headers that hold it.
+const HeaderFieldOverhead = 64

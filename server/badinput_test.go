@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -64,6 +65,7 @@ func TestBadInput(t *testing.T) {
 		{"ack garbage", "POST", "/.ferry/{sid}/send?ack=-1", nil, "", 400, "malformed number", 0},
 		{"last garbage", "GET", "/.ferry/{sid}/sse?last=abc", nil, "", 400, "malformed number", 0},
 		{"Last-Event-ID garbage", "GET", "/.ferry/{sid}/poll", map[string]string{"Last-Event-ID": "1; drop"}, "", 400, "malformed number", 0},
+		{"last empty", "GET", "/.ferry/{sid}/sse?last=", nil, "", 400, "malformed number", 0},
 		{"last ahead", "GET", "/.ferry/{sid}/poll?last=3", nil, "", 400, "last ahead of stream", 0},
 		{"invalid UTF-8", "POST", "/.ferry/{sid}/send?seq=1", nil, "tok\nt\xff\xfe\n", 400, "not valid UTF-8", 1007},
 		{"body too large", "POST", "/.ferry/{sid}/send?seq=1", nil, "t" + big + "\n", 413, "request body too large", 1009},
@@ -74,10 +76,19 @@ func TestBadInput(t *testing.T) {
 		{"refused origin", "POST", "/.ferry/open", map[string]string{"Origin": "http://evil.example"}, "", 403, "origin not allowed", 0},
 		{"refused origin native", "GET", "", map[string]string{"Origin": "http://evil.example", "Connection": "Upgrade", "Upgrade": "websocket"}, "", 403, "origin not allowed", 0},
 		{"ferry ws without upgrade", "GET", "/.ferry/ws", nil, "", 400, "expected a WebSocket upgrade", 0},
+		{"too many frames", "POST", "/.ferry/{sid}/send?seq=1", nil, strings.Repeat("t\n", 9), 413, "too many frames", 1009},
+		{"too many protocols", "POST", "/.ferry/open?protocols=" + protocolList(65, ""), nil, "", 400, "more than 64 protocols", 0},
+		{"protocol offer too long", "POST", "/.ferry/open?protocols=" + protocolList(2, strings.Repeat("p", 2100)), nil, "", 400, "over 4096 bytes", 0},
+		{"too many protocols native", "GET", "", map[string]string{"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+			"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Protocol": protocolList(65, "")}, "", 400, "more than 64 protocols", 0},
+		{"too many protocols ferry ws", "GET", "/.ferry/ws", map[string]string{"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+			"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Protocol": protocolList(65, "")}, "", 400, "more than 64 protocols", 0},
+		{"GET with a body", "GET", "/.ferry/{sid}/poll", nil, "GET /healthz HTTP/1.1\r\n\r\n", 400, "body not allowed on GET", 0},
+		{"GET with a body sse", "GET", "/.ferry/{sid}/sse", nil, "x", 400, "body not allowed on GET", 0},
 	}
 	closes := make(chan sessionClose, 100)
 	g := server.NewGateway([]string{"http://good.example"}, nil)
-	cfg := server.ServiceConfig{Protocols: []string{"mqtt"}, Emulation: emulation.Config{MaxMessageBytes: 1024, MaxBodyBytes: 1500}}
+	cfg := server.ServiceConfig{Protocols: []string{"mqtt"}, Emulation: emulation.Config{MaxMessageBytes: 1024, MaxBodyBytes: 1500, MaxBodyFrames: 8}}
 	g.Handle("/svc", cfg, func(s bytesocket.Socket) {
 		for {
 			if _, _, err := s.Read(context.Background()); err != nil {
@@ -133,6 +144,16 @@ func TestBadInput(t *testing.T) {
 			echoOnce(t, good, "during "+tc.name)
 		})
 	}
+}
+
+// protocolList returns n distinct subprotocol tokens, prefix+index,
+// comma-separated.
+func protocolList(n int, prefix string) string {
+	l := make([]string, n)
+	for i := range l {
+		l[i] = prefix + strconv.Itoa(i)
+	}
+	return strings.Join(l, ",")
 }
 
 type sessionClose struct {

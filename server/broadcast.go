@@ -8,8 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/ferrygw/ferry/bytesocket"
@@ -23,6 +27,11 @@ type BroadcastConfig struct {
 	// UDP is the address to receive the datagram feed on ("host:port");
 	// each datagram becomes one binary message. Empty means no UDP feed.
 	UDP string
+	// UDPSources lists the networks datagrams are accepted from; others
+	// are dropped and counted (UDPDropped). Nil means loopback only
+	// (127.0.0.0/8 and ::1/128): anyone who can reach the port could
+	// otherwise publish.
+	UDPSources []netip.Prefix
 	// PublishSecret is the bearer token PublishHandler requires. Empty
 	// means PublishHandler refuses every request.
 	PublishSecret string
@@ -45,12 +54,18 @@ const (
 	DefaultBroadcastQueue           = 256
 )
 
+// defaultUDPSources is BroadcastConfig.UDPSources's default: loopback.
+var defaultUDPSources = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
 func (c BroadcastConfig) withDefaults() BroadcastConfig {
 	if c.MaxMessageBytes <= 0 {
 		c.MaxMessageBytes = DefaultBroadcastMaxMessageBytes
 	}
 	if c.Queue <= 0 {
 		c.Queue = DefaultBroadcastQueue
+	}
+	if c.UDPSources == nil {
+		c.UDPSources = defaultUDPSources
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -91,7 +106,8 @@ type Broadcast struct {
 	pubSeq  uint64     // number of the last message published
 	fanning bool       // a fanOut goroutine is running
 
-	wg sync.WaitGroup // the UDP reader
+	wg         sync.WaitGroup // the UDP reader
+	udpDropped atomic.Uint64  // datagrams from sources not in UDPSources
 }
 
 // message is one published message, encoded once for every subscriber.
@@ -408,7 +424,7 @@ func (b *Broadcast) authorized(r *http.Request) bool {
 }
 
 // Start opens the UDP feed if one is configured and reads it until Close.
-// Each datagram becomes one binary message.
+// Each datagram from a source in UDPSources becomes one binary message.
 func (b *Broadcast) Start(ctx context.Context) error {
 	if b.cfg.UDP == "" {
 		return nil
@@ -441,21 +457,51 @@ func (b *Broadcast) UDPAddr() net.Addr {
 	return b.udp.LocalAddr()
 }
 
+// UDPDropped returns how many datagrams were dropped because their
+// source is not in UDPSources.
+func (b *Broadcast) UDPDropped() uint64 { return b.udpDropped.Load() }
+
 func (b *Broadcast) readUDP(pc net.PacketConn) {
 	defer b.wg.Done()
 	buf := make([]byte, 65536)
+	var logged time.Time // last drop logged
 	for {
-		n, _, err := pc.ReadFrom(buf)
+		n, from, err := pc.ReadFrom(buf)
 		if err != nil {
 			if !errors.Is(err, net.ErrClosed) {
 				b.cfg.Logger.Error("broadcast: udp feed failed", "err", err)
 			}
 			return
 		}
+		if !b.udpSourceAllowed(from) {
+			b.dropUDP(from, &logged)
+			continue
+		}
 		if n > b.cfg.MaxMessageBytes {
 			continue
 		}
 		_ = b.Publish(context.Background(), bytesocket.Binary, append([]byte(nil), buf[:n]...))
+	}
+}
+
+// udpSourceAllowed reports whether a datagram from addr is accepted.
+func (b *Broadcast) udpSourceAllowed(addr net.Addr) bool {
+	ua, ok := addr.(*net.UDPAddr)
+	if !ok {
+		return false
+	}
+	ip := ua.AddrPort().Addr().Unmap()
+	return slices.ContainsFunc(b.cfg.UDPSources, func(p netip.Prefix) bool { return p.Contains(ip) })
+}
+
+// dropUDP counts a datagram from a source not allowed, logging at debug
+// level at most every 10 s.
+func (b *Broadcast) dropUDP(from net.Addr, logged *time.Time) {
+	n := b.udpDropped.Add(1)
+	if time.Since(*logged) >= 10*time.Second {
+		*logged = time.Now()
+		b.cfg.Logger.Debug("broadcast: datagram from a source not in udp_sources dropped",
+			"remote", addrString(from), "dropped", n)
 	}
 }
 

@@ -3,7 +3,9 @@ package server
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,13 +19,20 @@ import (
 type Config struct {
 	Listen   string        // address to serve on; default 127.0.0.1:8080
 	Origins  []string      // allowed page origins besides the server's own host
+	Hosts    []string      // Host names allowed besides IP literals, localhost and the listen host
 	TLSCert  string        // certificate file; with TLSKey, serve https/wss
 	TLSKey   string        // private key file
 	LogLevel string        // debug, info (default), warn, error
 	LogJSON  bool          // log as JSON instead of text
 	Pprof    string        // address of a separate pprof listener; "" for none
+	Metrics  string        // who gets /metrics: local (default), public, off, or a host:port of its own
 	Static   string        // directory served at / (instead of the demo page)
 	Grace    time.Duration // shutdown grace period; default 5s
+
+	MaxHeaderBytes int           // request line and headers; default 64 KiB (Gateway.MaxHeaderBytes)
+	IdleTimeout    time.Duration // keep-alive idle timeout; default 120s (Gateway.IdleTimeout)
+	MaxConnections int           // open connections; default from RLIMIT_NOFILE (see maxConnections)
+
 	Services []ServiceSpec // default: echo at /echo
 }
 
@@ -54,15 +63,16 @@ type ServiceSpec struct {
 	HandshakeRate  float64 // new sessions per second per client address; 0: no limit
 	HandshakeBurst int     // handshake bucket size; default max(1, rate)
 
-	UDP           string // broadcast: datagram feed address
-	PublishPath   string // broadcast: HTTP publish path; default /publish<path>
-	PublishSecret string // broadcast: bearer token required to publish
+	UDP           string         // broadcast: datagram feed address
+	UDPSources    []netip.Prefix // broadcast: datagram sources accepted; default loopback
+	PublishPath   string         // broadcast: HTTP publish path; default /publish<path>
+	PublishSecret string         // broadcast: bearer token required to publish
 }
 
 // DefaultConfig is what the ferry command runs without a file.
 func DefaultConfig() *Config {
 	return &Config{
-		Listen: "127.0.0.1:8080", LogLevel: "info", Grace: 5 * time.Second,
+		Listen: "127.0.0.1:8080", LogLevel: "info", Grace: 5 * time.Second, Metrics: "local",
 		Services: []ServiceSpec{{Path: "/echo", Type: "echo", Protocols: []string{"*"}}},
 	}
 }
@@ -148,12 +158,17 @@ func (p *parser) fields(n *yaml.Node, where string, set map[string]func(key stri
 
 func (p *parser) top(n *yaml.Node, c *Config) {
 	p.fields(n, "", map[string]func(string, *yaml.Node){
-		"listen":   p.addr(&c.Listen),
-		"origins":  p.strings(&c.Origins),
-		"static":   p.str(&c.Static),
-		"pprof":    p.addr(&c.Pprof),
-		"grace":    p.duration(&c.Grace),
-		"services": func(key string, v *yaml.Node) { p.services(key, v, c) },
+		"listen":           p.addr(&c.Listen),
+		"origins":          p.strings(&c.Origins),
+		"hosts":            p.hosts(&c.Hosts),
+		"static":           p.str(&c.Static),
+		"pprof":            p.addr(&c.Pprof),
+		"metrics":          p.metrics(&c.Metrics),
+		"grace":            p.duration(&c.Grace),
+		"max_header_bytes": p.positive(&c.MaxHeaderBytes),
+		"idle_timeout":     p.duration(&c.IdleTimeout),
+		"max_connections":  p.positive(&c.MaxConnections),
+		"services":         func(key string, v *yaml.Node) { p.services(key, v, c) },
 		"tls": func(key string, v *yaml.Node) {
 			p.fields(v, key, map[string]func(string, *yaml.Node){
 				"cert": p.str(&c.TLSCert), "key": p.str(&c.TLSKey),
@@ -195,6 +210,7 @@ func (p *parser) services(key string, n *yaml.Node, c *Config) {
 			"dial_timeout":      p.duration(&s.DialTimeout),
 			"coalesce_bytes":    p.positive(&s.Coalesce),
 			"udp":               p.addr(&s.UDP),
+			"udp_sources":       p.prefixes(&s.UDPSources),
 			"auth": func(key string, v *yaml.Node) {
 				p.fields(v, key, map[string]func(string, *yaml.Node){
 					"bearer": p.strings(&s.AuthBearer), "cookie": p.str(&s.AuthCookie),
@@ -229,7 +245,8 @@ func (p *parser) service(n *yaml.Node, at string, s *ServiceSpec) {
 		need(s.Connect == "" && s.DialTimeout == 0 && s.Coalesce == 0, "connect", "only for type proxy")
 	}
 	if s.Type != "broadcast" {
-		need(s.UDP == "" && s.PublishPath == "" && s.PublishSecret == "", "udp", "udp and publish_* are only for type broadcast")
+		need(s.UDP == "" && s.UDPSources == nil && s.PublishPath == "" && s.PublishSecret == "",
+			"udp", "udp, udp_sources and publish_* are only for type broadcast")
 	}
 	if s.AuthCookie != "" || s.AuthHook != "" || len(s.AuthBearer) > 0 {
 		a := AuthConfig{Bearer: s.AuthBearer, Cookie: s.AuthCookie, Hook: s.AuthHook, HookTimeout: s.AuthHookTimeout}
@@ -282,6 +299,9 @@ func (p *parser) check(c *Config) error {
 	if err := claim("pprof", c.Pprof); err != nil {
 		return err
 	}
+	if err := claim("metrics", metricsAddr(c.Metrics)); err != nil {
+		return err
+	}
 	for i, s := range c.Services {
 		for _, path := range []string{s.Path, s.PublishPath} {
 			if other, dup := paths[path]; dup && path != "" {
@@ -297,6 +317,18 @@ func (p *parser) check(c *Config) error {
 	}
 	return nil
 }
+
+// metricsAddr returns the address of the metrics key when it is one,
+// else "".
+func metricsAddr(metrics string) string {
+	if slices.Contains(metricsModes, metrics) {
+		return ""
+	}
+	return metrics
+}
+
+// metricsModes are the values of the metrics key that are not addresses.
+var metricsModes = []string{"local", "public", "off"}
 
 func portOf(addr string) string {
 	_, port, _ := net.SplitHostPort(addr)
@@ -360,6 +392,56 @@ func (p *parser) addr(dst *string) func(string, *yaml.Node) {
 		_, port, err := net.SplitHostPort(*dst)
 		if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
 			p.fail(v, key, "%q is not a host:port address", *dst)
+		}
+	}
+}
+
+// hosts reads a list of Host name patterns: path.Match syntax, no port.
+func (p *parser) hosts(dst *[]string) func(string, *yaml.Node) {
+	return func(key string, v *yaml.Node) {
+		p.strings(dst)(key, v)
+		for _, h := range *dst {
+			_, badPattern := path.Match(h, "")
+			_, _, err := net.SplitHostPort(h)
+			if p.err == nil && (badPattern != nil || err == nil) {
+				p.fail(v, key, "%q is not a host name pattern such as app.example or *.example.org (no port)", h)
+			}
+		}
+	}
+}
+
+// metrics reads local, public, off or a host:port address.
+func (p *parser) metrics(dst *string) func(string, *yaml.Node) {
+	return func(key string, v *yaml.Node) {
+		p.str(dst)(key, v)
+		if p.err != nil || slices.Contains(metricsModes, *dst) {
+			return
+		}
+		if _, _, err := net.SplitHostPort(*dst); err != nil {
+			p.fail(v, key, "%q is not local, public, off or a host:port address", *dst)
+			return
+		}
+		p.addr(dst)(key, v)
+	}
+}
+
+// prefixes reads a non-empty list of CIDR prefixes; a bare address is a
+// prefix of one address.
+func (p *parser) prefixes(dst *[]netip.Prefix) func(string, *yaml.Node) {
+	return func(key string, v *yaml.Node) {
+		var list []string
+		if p.strings(&list)(key, v); p.err == nil && len(list) == 0 {
+			p.fail(v, key, "expected a non-empty list of CIDR prefixes")
+		}
+		for _, e := range list {
+			pf, err := netip.ParsePrefix(e)
+			if a, aerr := netip.ParseAddr(e); aerr == nil {
+				pf, err = a.Prefix(a.BitLen())
+			}
+			if err != nil && p.err == nil {
+				p.fail(v, key, "%q is not a CIDR prefix such as 10.0.0.0/8", e)
+			}
+			*dst = append(*dst, pf.Masked())
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ferrygw/ferry/emulation"
 	"github.com/ferrygw/ferry/internal/ferryws"
+	"github.com/ferrygw/ferry/internal/wsnative"
 	"github.com/gorilla/websocket"
 )
 
@@ -28,7 +29,7 @@ func (h *Service) serveFerryWS(w http.ResponseWriter, r *http.Request, sid strin
 		emulation.WriteError(w, err)
 		return
 	}
-	conn, err := h.upgrader.Upgrade(w, r, respHdr)
+	conn, guard, err := wsnative.Upgrade(&h.upgrader, w, r, respHdr)
 	if err != nil {
 		leg.Detach()
 		s.Release()
@@ -37,16 +38,26 @@ func (h *Service) serveFerryWS(w http.ResponseWriter, r *http.Request, sid strin
 	// Carry the session from goroutines of our own and return, so that
 	// net/http lets go of the hijacked connection's buffers and its deep
 	// handler stack while the session idles.
-	go carryFerryWS(conn, s, leg)
+	go carryFerryWS(conn, guard, s, leg)
 }
 
 // carryFerryWS runs the writer here and the reader in a second goroutine
-// until the connection drops or the leg ends.
-func carryFerryWS(conn *websocket.Conn, s *emulation.Session, leg *emulation.Leg) {
+// until the connection drops or the leg ends. The guard pings a client
+// that has sent nothing for a heartbeat and drops the connection when it
+// answers nothing for another: the session then waits for a resume, as
+// for any lost carrier.
+func carryFerryWS(conn *websocket.Conn, guard *wsnative.Guard, s *emulation.Session, leg *emulation.Leg) {
 	defer s.Release()
 	defer leg.Detach()
 	defer conn.Close()
-	conn.SetReadLimit(int64(s.Config().MaxMessageBytes) + 1)
+	// No read limit on the connection: ferryws.ReadLoop drops a message
+	// over the limit itself, keeping the connection for the session's close.
+	hb := s.Config().Heartbeat
+	guard.KeepAlive(hb, func() error {
+		// The writer gives each batch 2*hb; so does the ping, which sets
+		// the same connection's write deadline.
+		return conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(2*hb))
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	info := s.Info() // one snapshot: the client resends from info.Ack+1
@@ -71,7 +82,11 @@ func (h *Service) ferryWSSession(r *http.Request, sid string) (*emulation.Sessio
 	if !websocket.IsWebSocketUpgrade(r) {
 		return nil, 0, nil, errNotUpgrade
 	}
-	proto, err := emulation.SelectProtocol(websocket.Subprotocols(r), h.cfg.Protocols)
+	offered, err := emulation.ProtocolsFromHeader(r.Header)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	proto, err := emulation.SelectProtocol(offered, h.cfg.Protocols)
 	if err != nil {
 		return nil, 0, nil, err
 	}

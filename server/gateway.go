@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/ferrygw/ferry/bytesocket"
@@ -14,23 +15,68 @@ import (
 	"github.com/rs/cors"
 )
 
-// Gateway serves a set of services, /client.js and a demo page.
+// Gateway serves a set of services, /client.js, a demo page, /metrics
+// and /healthz. Set its fields before serving.
 type Gateway struct {
 	// Origins is the allow-list for cross-origin pages (see
 	// OriginChecker), applied to native and emulated requests alike and
-	// to CORS. Empty allows same-host pages only.
+	// to CORS. Empty allows same-host pages only, on an allowed host (see
+	// Hosts).
 	Origins []string
+	// Hosts lists the host names, besides IP literals and localhost, that
+	// a request's Host header may carry (see HostAllowed: path.Match
+	// patterns, port ignored, "*" for any). A request for any other host
+	// gets 421 Misdirected Request on every route but /healthz, and no
+	// page is same-origin unless its host is allowed: this is what stops
+	// DNS rebinding. Nil allows IP literals and localhost only, so a
+	// gateway reached under a DNS name must list it.
+	Hosts []string
 	// Logger receives events; nil discards them.
 	Logger *slog.Logger
 	// Metrics counts every service's sessions and traffic and is served at
 	// GET /metrics. NewGateway creates it; set it before Handle to share
 	// another.
 	Metrics *Metrics
+	// MetricsAccess says whom GET /metrics answers; the zero value is
+	// MetricsLocal.
+	MetricsAccess MetricsAccess
+	// MaxHeaderBytes caps the request line and headers that Serve reads
+	// (net/http answers 431 beyond); zero means DefaultMaxHeaderBytes.
+	MaxHeaderBytes int
+	// IdleTimeout is how long Serve keeps a keep-alive connection that
+	// waits for its next request; zero means DefaultIdleTimeout. The wait
+	// for a connection's first request is bounded by the header timeout,
+	// 10 s or IdleTimeout if shorter; that includes a connection given
+	// back after a long-poll, which net/http takes as a new connection.
+	IdleTimeout time.Duration
 
-	router   chi.Router
+	router   *chi.Mux
 	services []*Service
 	srv      *http.Server
 }
+
+// MetricsAccess says whom a gateway's GET /metrics answers. Others get
+// the answer of an unknown path (404), which does not reveal it exists.
+type MetricsAccess int
+
+const (
+	// MetricsLocal answers peers on a loopback address, and not requests
+	// that came through a proxy (with X-Forwarded-For, Forwarded or
+	// X-Real-IP). A proxy on the same host that adds none of these makes
+	// every request it forwards look local.
+	MetricsLocal MetricsAccess = iota
+	// MetricsPublic answers anyone.
+	MetricsPublic
+	// MetricsOff answers no one (serve Metrics elsewhere).
+	MetricsOff
+)
+
+// Defaults of the Gateway fields that tune Serve.
+const (
+	DefaultMaxHeaderBytes = 64 << 10
+	DefaultIdleTimeout    = 120 * time.Second
+	headerTimeout         = 10 * time.Second // longest wait for a request's headers
+)
 
 // NewGateway returns a gateway with no services.
 func NewGateway(origins []string, logger *slog.Logger) *Gateway {
@@ -40,7 +86,7 @@ func NewGateway(origins []string, logger *slog.Logger) *Gateway {
 	g := &Gateway{Origins: origins, Logger: logger, Metrics: NewMetrics(), router: chi.NewRouter()}
 	g.router.Handle("/client.js", clientjs.Handler())
 	g.router.Get("/", servePage)
-	g.router.Get("/metrics", func(w http.ResponseWriter, r *http.Request) { g.Metrics.ServeHTTP(w, r) })
+	g.router.HandleFunc("/metrics", g.serveMetrics)
 	g.router.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	return g
 }
@@ -52,7 +98,9 @@ func (g *Gateway) Handle(path string, cfg ServiceConfig, accept func(bytesocket.
 	if cfg.Origins != nil {
 		origins = cfg.Origins
 	}
-	cfg.CheckOrigin = OriginChecker(origins)
+	cfg.CheckOrigin = func(r *http.Request) bool {
+		return sameOrigin(g.Hosts, r) || OriginAllowed(origins, r.Header.Get("Origin"))
+	}
 	cfg.Logger = g.Logger.With("service", path)
 	cfg.Name = path
 	if cfg.Metrics == nil {
@@ -70,20 +118,66 @@ func (g *Gateway) Handle(path string, cfg ServiceConfig, accept func(bytesocket.
 	return svc
 }
 
-// ServeHTTP serves the gateway's routes.
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.router.ServeHTTP(w, r) }
+// ServeHTTP serves the gateway's routes to requests whose Host is
+// allowed (see Hosts); others get 421, except GET /healthz, which load
+// balancers probe under any name.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/healthz" && !HostAllowed(g.Hosts, r.Host) {
+		writeStatus(w, http.StatusMisdirectedRequest, errHost.Error())
+		return
+	}
+	if len(r.TransferEncoding) > 0 {
+		closeAfterResponse(w, r)
+	}
+	g.router.ServeHTTP(w, r)
+}
+
+// closeAfterResponse makes r's connection close once it is answered. It
+// is applied to every request with a Transfer-Encoding because RFC 9112
+// §6.1 requires it of one that also carries Content-Length (a request
+// smuggling attempt), and net/http reads such a request as chunked and
+// deletes its Content-Length before any handler can see it. No Ferry
+// client sends chunked requests. r.Close makes carriers that take the
+// connection off net/http close it too.
+func closeAfterResponse(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Connection", "close")
+	r.Close = true
+}
+
+// serveMetrics answers GET /metrics to whom MetricsAccess allows, and
+// others as if there were no such route.
+func (g *Gateway) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case g.MetricsAccess == MetricsOff, g.MetricsAccess == MetricsLocal && !localRequest(r):
+		g.router.NotFoundHandler().ServeHTTP(w, r)
+	case r.Method != http.MethodGet && r.Method != http.MethodHead:
+		w.Header().Set("Allow", "GET, HEAD")
+		writeStatus(w, http.StatusMethodNotAllowed, "ferry: method not allowed")
+	default:
+		g.Metrics.ServeHTTP(w, r)
+	}
+}
+
+// localRequest reports whether r comes from a loopback address and not
+// through a proxy that says so.
+func localRequest(r *http.Request) bool {
+	for _, h := range []string{"X-Forwarded-For", "Forwarded", "X-Real-Ip"} {
+		if _, ok := r.Header[h]; ok {
+			return false
+		}
+	}
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	return err == nil && ap.Addr().Unmap().IsLoopback()
+}
 
 // Serve accepts connections on ln until ctx ends, then shuts down
 // gracefully: every session is closed with 1001 and given up to grace to
-// finish.
+// finish. It applies MaxHeaderBytes and IdleTimeout, and gives long-poll
+// connections back to net/http through a HandBackListener.
 func (g *Gateway) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
 	hl := NewHandBackListener(ln)
-	g.srv = &http.Server{
-		Handler:           g,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(g.Logger.Handler(), slog.LevelDebug),
-		ConnContext:       hl.ConnContext,
-	}
+	g.srv = g.httpServer(g)
+	g.srv.ConnContext = hl.ConnContext
 	errc := make(chan error, 1)
 	go func() { errc <- g.srv.Serve(hl) }()
 	select {
@@ -107,4 +201,24 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener, grace time.Duratio
 	}
 	<-errc
 	return err
+}
+
+// httpServer returns an http.Server for h with the gateway's header
+// limit and timeouts; Run uses it for the side listeners too.
+func (g *Gateway) httpServer(h http.Handler) *http.Server {
+	idle := g.IdleTimeout
+	if idle <= 0 {
+		idle = DefaultIdleTimeout
+	}
+	maxHeader := g.MaxHeaderBytes
+	if maxHeader <= 0 {
+		maxHeader = DefaultMaxHeaderBytes
+	}
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: min(headerTimeout, idle),
+		IdleTimeout:       idle,
+		MaxHeaderBytes:    maxHeader,
+		ErrorLog:          slog.NewLogLogger(g.Logger.Handler(), slog.LevelDebug),
+	}
 }

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"time"
 
 	"github.com/ferrygw/ferry/emulation"
 )
@@ -22,21 +21,21 @@ func Run(ctx context.Context, cfg *Config, logw io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ln, err := listen(cfg)
+	limit := maxConnections(cfg)
+	ln, err := listen(cfg, limit)
 	if err != nil {
 		return err
 	}
-	if cfg.Pprof != "" {
-		if err := servePprof(ctx, cfg.Pprof, logger); err != nil {
-			ln.Close()
-			return err
-		}
+	if err := serveSide(ctx, g, cfg); err != nil {
+		ln.Close()
+		return err
 	}
 	scheme := "http"
 	if cfg.TLSCert != "" {
 		scheme = "https"
 	}
-	logger.Info("ferry serving", "addr", scheme+"://"+ln.Addr().String(), "services", len(cfg.Services))
+	logger.Info("ferry serving", "addr", scheme+"://"+ln.Addr().String(), "services", len(cfg.Services),
+		"max_connections", limit)
 	return g.Serve(ctx, ln, cfg.Grace)
 }
 
@@ -55,6 +54,16 @@ func NewLogger(cfg *Config, w io.Writer) *slog.Logger {
 // that run in the background (a broadcast's UDP feed) stop with ctx.
 func Build(ctx context.Context, cfg *Config, logger *slog.Logger) (*Gateway, error) {
 	g := NewGateway(cfg.Origins, logger)
+	g.Hosts = hosts(cfg)
+	g.MaxHeaderBytes, g.IdleTimeout = cfg.MaxHeaderBytes, cfg.IdleTimeout
+	switch cfg.Metrics {
+	case "public":
+		g.MetricsAccess = MetricsPublic
+	case "local", "":
+		g.MetricsAccess = MetricsLocal
+	default: // "off", or served by serveSide on an address of its own
+		g.MetricsAccess = MetricsOff
+	}
 	if cfg.Static != "" {
 		g.ServeStatic(cfg.Static)
 	}
@@ -64,6 +73,16 @@ func Build(ctx context.Context, cfg *Config, logger *slog.Logger) (*Gateway, err
 		}
 	}
 	return g, nil
+}
+
+// hosts returns the Host names allowed besides IP literals and
+// localhost: the listen address's host if it is a name, and cfg.Hosts.
+func hosts(cfg *Config) []string {
+	h, _, _ := net.SplitHostPort(cfg.Listen)
+	if HostAllowed(nil, h) || h == "" {
+		return cfg.Hosts
+	}
+	return append([]string{h}, cfg.Hosts...)
 }
 
 // serviceConfig maps the common keys of a service spec.
@@ -100,7 +119,7 @@ func mount(ctx context.Context, g *Gateway, s ServiceSpec) error {
 		g.Handle(s.Path, serviceConfig(s), Proxy(pc))
 	case "broadcast":
 		b, err := NewBroadcast(BroadcastConfig{
-			UDP: s.UDP, PublishSecret: s.PublishSecret, MaxMessageBytes: s.MaxMessageBytes, Logger: logger,
+			UDP: s.UDP, UDPSources: s.UDPSources, PublishSecret: s.PublishSecret, MaxMessageBytes: s.MaxMessageBytes, Logger: logger,
 		})
 		if err != nil {
 			return err
@@ -119,10 +138,18 @@ func mount(ctx context.Context, g *Gateway, s ServiceSpec) error {
 	return nil
 }
 
-func listen(cfg *Config) (net.Listener, error) {
+// listen opens cfg's listener, accepting at most limit TCP connections
+// at once (counted beneath TLS; 0: no limit).
+func listen(cfg *Config, limit int) (net.Listener, error) {
 	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil || cfg.TLSCert == "" {
-		return ln, err
+	if err != nil {
+		return nil, err
+	}
+	if limit > 0 {
+		ln = newLimitListener(ln, limit)
+	}
+	if cfg.TLSCert == "" {
+		return ln, nil
 	}
 	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
 	if err != nil {
@@ -136,11 +163,19 @@ func listen(cfg *Config) (net.Listener, error) {
 	}), nil
 }
 
-// servePprof serves net/http/pprof on its own address until ctx ends.
-func servePprof(ctx context.Context, addr string, logger *slog.Logger) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
+// serveSide starts the listeners that cfg puts on addresses of their
+// own: pprof, and /metrics when its key is an address. They answer
+// anyone who reaches them, until ctx ends.
+func serveSide(ctx context.Context, g *Gateway, cfg *Config) error {
+	if addr := metricsAddr(cfg.Metrics); addr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", g.Metrics)
+		if err := serveOn(ctx, g, addr, mux, "metrics", "/metrics"); err != nil {
+			return err
+		}
+	}
+	if cfg.Pprof == "" {
+		return nil
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -148,9 +183,19 @@ func servePprof(ctx context.Context, addr string, logger *slog.Logger) error {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return serveOn(ctx, g, cfg.Pprof, mux, "pprof", "/debug/pprof/")
+}
+
+// serveOn serves h on addr, with the gateway's header limit and
+// timeouts, until ctx ends.
+func serveOn(ctx context.Context, g *Gateway, addr string, h http.Handler, name, path string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := g.httpServer(h)
 	go func() { _ = srv.Serve(ln) }()
 	context.AfterFunc(ctx, func() { srv.Close() })
-	logger.Info("pprof serving", "addr", "http://"+ln.Addr().String()+"/debug/pprof/")
+	g.Logger.Info(name+" serving", "addr", "http://"+ln.Addr().String()+path)
 	return nil
 }

@@ -33,8 +33,14 @@ type ServiceConfig struct {
 	// this service (Gateway.Handle applies it to origin checks and CORS).
 	Origins []string
 	// CheckOrigin decides whether a request's Origin is allowed; nil
-	// allows requests without Origin and same-host origins.
+	// allows same-host origins whose host is allowed by Hosts
+	// (OriginChecker(Hosts, nil)). Requests without Origin always pass.
 	CheckOrigin func(r *http.Request) bool
+	// Hosts lists the host names, besides IP literals and localhost,
+	// whose same-host origins the default CheckOrigin allows (see
+	// HostAllowed); nil allows none, so a page under a DNS name (a DNS
+	// rebinding attack included) is not same-origin unless listed.
+	Hosts []string
 	// Logger receives events; nil discards them.
 	Logger *slog.Logger
 	// Name labels the service in metrics and auth hook requests.
@@ -79,7 +85,7 @@ func NewService(cfg ServiceConfig, accept func(bytesocket.Socket)) *Service {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.CheckOrigin == nil {
-		cfg.CheckOrigin = SameOrigin
+		cfg.CheckOrigin = OriginChecker(cfg.Hosts, nil)
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics()
@@ -111,7 +117,7 @@ func NewService(cfg ServiceConfig, accept func(bytesocket.Socket)) *Service {
 
 func (h *Service) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(h.originMiddleware)
+	r.Use(refuseGETBody, h.originMiddleware)
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		writeStatus(w, http.StatusNotFound, errNotFound.Error())
 	})
@@ -164,6 +170,7 @@ func (h *Service) countSessions(add func(transport string, n int)) {
 }
 
 var (
+	errGETBody    = errors.New("ferry: request body not allowed on GET")
 	errNotUpgrade = errors.New("ferry: expected a WebSocket upgrade")
 	errNotFound   = errors.New("ferry: not found")
 	errOrigin     = errors.New("ferry: origin not allowed")
@@ -185,6 +192,28 @@ func allowFor(path string) string {
 	return "GET, OPTIONS"
 }
 
+// refuseGETBody answers 400 to a GET or HEAD that carries a body and
+// closes its connection. The GET carriers take their connection off
+// net/http (a held long-poll, an event stream, a WebSocket upgrade), so a
+// body left unread there would be read as the connection's next request:
+// one request, one response.
+func refuseGETBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && hasBody(r) {
+			w.Header().Set("Connection", "close")
+			writeStatus(w, http.StatusBadRequest, errGETBody.Error())
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// hasBody reports whether r announced a body (Content-Length or
+// Transfer-Encoding).
+func hasBody(r *http.Request) bool {
+	return r.ContentLength != 0 || len(r.TransferEncoding) > 0
+}
+
 func (h *Service) originMiddleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Origin") != "" && !h.cfg.CheckOrigin(r) {
@@ -202,7 +231,12 @@ func (h *Service) serveNative(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, http.StatusUpgradeRequired, errNotUpgrade.Error())
 		return
 	}
-	proto, err := emulation.SelectProtocol(websocket.Subprotocols(r), h.cfg.Protocols)
+	offered, err := emulation.ProtocolsFromHeader(r.Header)
+	if err != nil {
+		emulation.WriteError(w, err)
+		return
+	}
+	proto, err := emulation.SelectProtocol(offered, h.cfg.Protocols)
 	if err != nil {
 		emulation.WriteError(w, err)
 		return
@@ -211,11 +245,10 @@ func (h *Service) serveNative(w http.ResponseWriter, r *http.Request) {
 	if proto != "" {
 		hdr = http.Header{"Sec-Websocket-Protocol": {proto}}
 	}
-	conn, err := h.upgrader.Upgrade(w, r, hdr)
+	s, err := wsnative.Accept(&h.upgrader, w, r, hdr, h.emu.Config.MaxMessageBytes, h.emu.Config.Heartbeat)
 	if err != nil {
 		return
 	}
-	s := wsnative.New(conn, r.Header.Clone(), h.emu.Config.MaxMessageBytes)
 	cs := &countedSocket{Socket: s, c: &h.metrics.counters}
 	release := claimSlot(r)
 	h.track(s, true)

@@ -181,26 +181,32 @@ func AppendNext(dst []byte, n uint64) []byte {
 
 // ReadLoop reads messages from conn and delivers sequenced frames into ch,
 // numbered from first and renumbered by "n" frames; acks go to ch.Ack. It
-// returns when the connection fails, a message is invalid (ch is aborted
-// with the matching code), or the channel refuses delivery. An "n" frame
-// that goes back, or past the frames ch has received, is a protocol error.
+// never waits for room in ch's inbound queue (the peer keeps within its
+// credit; see emulation.Channel.DeliverNow). A message over maxBytes
+// aborts ch with 1009 and is counted but dropped; later frames are
+// numbered and ignored, so the close handshake can finish on this
+// connection. ReadLoop returns when the connection fails, another message
+// is invalid (ch is aborted with the matching code), or the channel
+// refuses delivery. An "n" frame that goes back, or past the frames ch has
+// received, is a protocol error.
 func ReadLoop(ctx context.Context, conn *websocket.Conn, ch *emulation.Channel, first uint64, maxBytes int) error {
 	next := first
 	var scratch bytes.Buffer
 	for {
-		typ, p, err := readMessage(conn, &scratch)
-		if err != nil {
-			if websocket.IsCloseError(err, websocket.CloseMessageTooBig) {
-				ch.Abort(bytesocket.StatusMessageTooBig, "message too big")
-			}
-			return err
+		typ, p, err := readMessage(conn, &scratch, maxBytes+1) // +1: a binary message's prefix
+		if err != nil && err != bytesocket.ErrMessageTooBig {
+			return err // the connection failed
 		}
-		m, err := Parse(typ, p, maxBytes)
-		if err == nil && m.IsAck {
-			err = ch.Ack(m.Ack)
+		var m Msg
+		if err == nil {
+			m, err = Parse(typ, p, maxBytes)
 		}
-		if err == nil && m.Next != 0 {
-			err = renumber(ch, &next, m.Next)
+		if err == bytesocket.ErrMessageTooBig {
+			AbortFor(ch, err)
+			m, err = Msg{Seq: true, Frame: emulation.Frame{Kind: emulation.KindText}}, nil // holds its number
+		}
+		if err == nil {
+			err = apply(ch, &next, m)
 		}
 		if err != nil {
 			AbortFor(ch, err)
@@ -209,11 +215,22 @@ func ReadLoop(ctx context.Context, conn *websocket.Conn, ch *emulation.Channel, 
 		if !m.Seq {
 			continue
 		}
-		if _, err := ch.Deliver(ctx, next, []emulation.Frame{m.Frame}); err != nil {
+		if _, err := ch.DeliverNow(ctx, next, m.Frame); err != nil {
 			return err
 		}
 		next++
 	}
+}
+
+// apply acts on an unsequenced message: an ack or an "n" frame.
+func apply(ch *emulation.Channel, next *uint64, m Msg) error {
+	if m.IsAck {
+		return ch.Ack(m.Ack)
+	}
+	if m.Next != 0 {
+		return renumber(ch, next, m.Next)
+	}
+	return nil
 }
 
 // renumber applies an "n" frame: the peer skips to n, past frames that

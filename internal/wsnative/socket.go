@@ -1,6 +1,8 @@
 // Package wsnative adapts a gorilla/websocket connection to a
 // bytesocket.Socket: plain RFC 6455, used by the server for clients
-// without Ferry's framing and by the Go client's "plain" mode.
+// without Ferry's framing (Accept) and by the Go client's "plain" mode
+// (New). A server's connections, plain or Ferry's, are upgraded with a
+// Guard, which pings silent peers and answers invalid close frames.
 package wsnative
 
 import (
@@ -22,6 +24,7 @@ import (
 // safe for concurrent use as bytesocket.Socket documents.
 type Socket struct {
 	conn     *websocket.Conn
+	guard    *Guard // nil unless made by Accept
 	header   http.Header
 	maxBytes int
 
@@ -43,8 +46,28 @@ var _ bytesocket.Socket = (*Socket)(nil)
 // over maxBytes close the connection with 1009. It starts a reader
 // goroutine that ends when the connection does.
 func New(conn *websocket.Conn, header http.Header, maxBytes int) *Socket {
+	return newSocket(conn, nil, header, maxBytes)
+}
+
+// Accept upgrades r as up.Upgrade does, with a Guard, and returns the
+// connection as a Socket (see New) that pings its peer after heartbeat
+// of silence and is lost (StatusAbnormalClosure) after a further
+// heartbeat without an answer; a zero heartbeat never pings. While the
+// application has not read a message the peer is not pinged: the reader
+// waits for it, so an answer could not be seen.
+func Accept(up *websocket.Upgrader, w http.ResponseWriter, r *http.Request, responseHeader http.Header, maxBytes int, heartbeat time.Duration) (*Socket, error) {
+	conn, g, err := Upgrade(up, w, r, responseHeader)
+	if err != nil {
+		return nil, err
+	}
+	s := newSocket(conn, g, r.Header.Clone(), maxBytes)
+	g.KeepAlive(heartbeat, func() error { return s.ping(heartbeat) })
+	return s, nil
+}
+
+func newSocket(conn *websocket.Conn, g *Guard, header http.Header, maxBytes int) *Socket {
 	s := &Socket{
-		conn: conn, header: header, maxBytes: maxBytes,
+		conn: conn, guard: g, header: header, maxBytes: maxBytes,
 		msgs: make(chan inMsg), readDone: make(chan struct{}),
 	}
 	conn.SetReadLimit(int64(maxBytes))
@@ -68,7 +91,9 @@ func (s *Socket) readLoop() {
 		}
 		// Read takes it; after Close, Close's goroutine drains until the
 		// peer's close ends this loop.
+		s.guard.hold(true)
 		s.msgs <- inMsg{bytesocket.MessageType(typ), p}
+		s.guard.hold(false)
 	}
 }
 
@@ -80,6 +105,9 @@ func (s *Socket) echoClose(code int, text string) error {
 }
 
 func (s *Socket) mapReadErr(err error) error {
+	if err := s.guard.Err(); err != nil {
+		return err // an invalid close frame, answered by the guard
+	}
 	var ce *websocket.CloseError
 	if errors.As(err, &ce) {
 		return bytesocket.CloseError{Code: bytesocket.StatusCode(ce.Code), Reason: ce.Text}
@@ -172,6 +200,15 @@ func (s *Socket) Close(code bytesocket.StatusCode, reason string) error {
 	return nil
 }
 
+// ping sends a ping, after any write in progress: WriteRaw's writes
+// bypass gorilla/websocket's lock, and WriteControl resets the
+// connection's write deadline.
+func (s *Socket) ping(timeout time.Duration) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(timeout))
+}
+
 func (s *Socket) sendClose(code bytesocket.StatusCode, reason string) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
@@ -244,6 +281,9 @@ func (s *Socket) WriteRaw(ctx context.Context, frames net.Buffers) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	nc := s.conn.NetConn()
+	if s.guard != nil {
+		nc = s.guard.raw // writev: net.Buffers uses it on net's own types only
+	}
 	stop := context.AfterFunc(ctx, func() { _ = nc.SetWriteDeadline(time.Unix(1, 0)) })
 	defer stop()
 	dl, _ := ctx.Deadline()
