@@ -162,7 +162,7 @@ func dialPlain(ctx context.Context, base *url.URL, o *Options) (bytesocket.Socke
 func dialHTTP(ctx context.Context, base *url.URL, o *Options) (bytesocket.Socket, error) {
 	u := *base
 	u.Path += "/.ferry/open"
-	q := url.Values{"transport": {o.Transport}}
+	q := url.Values{"v": {versions}, "transport": {o.Transport}}
 	if len(o.Protocols) > 0 {
 		q.Set("protocols", strings.Join(o.Protocols, ","))
 	}

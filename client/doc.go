@@ -4,3 +4,7 @@
 // survives dropped connections: the client resumes on any transport and
 // nothing is lost, duplicated or reordered (docs/PROTOCOL.md).
 package client
+
+// versions lists the protocol versions the client speaks, sent as the v
+// parameter when it opens or resumes a session (PROTOCOL.md §2).
+const versions = "1"

@@ -17,6 +17,7 @@ import (
 func dialFerryWS(ctx context.Context, base *url.URL, o *Options) (bytesocket.Socket, error) {
 	u := *base
 	u.Path += "/.ferry/ws"
+	u.RawQuery = url.Values{"v": {versions}}.Encode()
 	conn, resp, err := o.Dialer.DialContext(ctx, wsURL(&u), o.wsHeader())
 	if err != nil {
 		return nil, httpErr(resp, err)
@@ -57,7 +58,7 @@ func (c *Conn) carryWS(ctx context.Context, conn *websocket.Conn) (bool, error) 
 	if conn == nil {
 		u := *c.base
 		u.Path += "/.ferry/" + c.info.Session + "/ws"
-		u.RawQuery = url.Values{"last": {fmt.Sprint(last)}}.Encode()
+		u.RawQuery = url.Values{"v": {versions}, "last": {fmt.Sprint(last)}}.Encode()
 		cn, resp, err := c.o.Dialer.DialContext(ctx, wsURL(&u), c.o.Header)
 		if err != nil {
 			return false, httpErr(resp, err)

@@ -67,6 +67,10 @@
     inboundBytes: 0 // credit on a Ferry WebSocket; 0: no limit
   };
 
+  // The protocol versions this client speaks, sent as "v" on every
+  // request that opens or resumes a session (PROTOCOL.md section 2).
+  var VERSIONS = '1';
+
   // What each message costs against the server's inboundBytes besides its
   // payload (PROTOCOL.md section 7).
   var MESSAGE_OVERHEAD = 64;
@@ -1238,10 +1242,10 @@
   WSCarrier.prototype.start = function () {
     var s = this.s, self = this, url, ws;
     if (s.sid) {
-      url = s.url.ws + '/.ferry/' + encodeURIComponent(s.sid) + '/ws?last=' + s.recv;
+      url = s.url.ws + '/.ferry/' + encodeURIComponent(s.sid) + '/ws?v=' + VERSIONS + '&last=' + s.recv;
       this.next = s.recv + 1;
     } else {
-      url = s.url.ws + '/.ferry/ws' + (s.url.query ? '?' + s.url.query : '');
+      url = s.url.ws + '/.ferry/ws?v=' + VERSIONS + (s.url.query ? '&' + s.url.query : '');
     }
     this.t.set('connect', s.opts.connectTimeout, function () {
       self.fail({probe: true});
@@ -1767,6 +1771,7 @@
   // (on POST open) announces the carrier that will attach first.
   Session.prototype.openQuery = function (transport) {
     var q = query({
+      v: VERSIONS,
       protocols: this.protocols.length ? this.protocols.join(',') : undefined,
       transport: transport
     });

@@ -214,7 +214,7 @@ func TestProxiedNginx(t *testing.T) {
 	waitLog(t, "nginx", func(t *testing.T) string { return nginxAccessLog(t, base) },
 		regexp.MustCompile(`"GET /e2e/api\.html HTTP/1\.1" 200 `),
 		regexp.MustCompile(`"GET /echo HTTP/1\.1" 426 `),
-		regexp.MustCompile(`"GET /echo/\.ferry/ws HTTP/1\.1" 400 `),
+		regexp.MustCompile(`"GET /echo/\.ferry/ws(\?v=1)? HTTP/1\.1" 400 `),
 		regexp.MustCompile(`"POST /echo/\.ferry/open\S* HTTP/1\.1" 200 `),
 		regexp.MustCompile(`"GET /echo/\.ferry/[A-Za-z0-9_-]{22}/sse\?last=0 HTTP/1\.1" 499 `),
 		regexp.MustCompile(`"GET /echo/\.ferry/[A-Za-z0-9_-]{22}/poll\?last=\d+ HTTP/1\.1" 200 `),

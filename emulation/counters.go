@@ -3,6 +3,7 @@ package emulation
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/ferrygw/ferry/bytesocket"
 )
@@ -19,6 +20,39 @@ type Counters struct {
 
 	mu     sync.Mutex // guards closes
 	closes map[bytesocket.StatusCode]uint64
+
+	// InSizes and OutSizes, if not nil, observe the payload size of every
+	// message In and Out count. Set them before first use; Observe must be
+	// cheap, as it runs on the message path (a prometheus.Observer is).
+	InSizes, OutSizes Observer
+	// OnAttach, if not nil, is called for every session's first carrier
+	// and for every resume (see CountersSnapshot.Resumes). Set it before
+	// first use.
+	OnAttach func(Attached)
+}
+
+// Observer takes one sample of a distribution; a prometheus.Observer is
+// one.
+type Observer interface{ Observe(float64) }
+
+// Attached describes a carrier attached to a session, for
+// Counters.OnAttach.
+type Attached struct {
+	// From is the session's previous carrier (for a first carrier, the
+	// one announced when it opened); To is the new one.
+	From, To string
+	// First is true for the session's first carrier; Open is then the
+	// time since the session was created.
+	First bool
+	Open  time.Duration
+	// Resume is true when the attach counts in Resumes, Fallback when it
+	// counts in Fallbacks too.
+	Resume, Fallback bool
+	// Gap is, on a resume, the number of frames after the client's last
+	// that the new carrier sends from the retention window: frames the
+	// previous carrier sent unconfirmed, or that were queued while no
+	// carrier was attached.
+	Gap uint64
 }
 
 // CountersSnapshot is a point-in-time copy of Counters.
@@ -42,6 +76,9 @@ func (c *Counters) In(n int) {
 	if c != nil {
 		c.msgsIn.Add(1)
 		c.bytesIn.Add(uint64(n))
+		if c.InSizes != nil {
+			c.InSizes.Observe(float64(n))
+		}
 	}
 }
 
@@ -50,6 +87,9 @@ func (c *Counters) Out(n int) {
 	if c != nil {
 		c.msgsOut.Add(1)
 		c.bytesOut.Add(uint64(n))
+		if c.OutSizes != nil {
+			c.OutSizes.Observe(float64(n))
+		}
 	}
 }
 
@@ -66,19 +106,34 @@ func (c *Counters) Close(code bytesocket.StatusCode) {
 	c.closes[code]++
 }
 
-// attach counts a carrier attached to a session whose previous (or
-// announced) carrier was prev; first is true for the session's first one.
-func (c *Counters) attach(prev, next string, first bool) {
-	if c == nil || (first && prev == next) {
+// attach counts a carrier attached to s after the client's frame last;
+// prev is the session's previous (or announced) carrier and first is true
+// for its first one.
+func (c *Counters) attach(s *Session, prev, next string, first bool, last uint64) {
+	if c == nil {
 		return
 	}
-	if prev == next && next != "websocket" {
-		return // an SSE reconnect or the next long-poll request
+	a := Attached{From: prev, To: next, First: first}
+	// Not resumes: a first carrier that was announced, an SSE reconnect,
+	// the next long-poll request.
+	if !(first && prev == next) && (prev != next || next == "websocket") {
+		a.Resume = true
+		c.resumes.Add(1)
+		if carrierRank(next) > carrierRank(prev) {
+			a.Fallback = true
+			c.fallbacks.Add(1)
+		}
 	}
-	c.resumes.Add(1)
-	if carrierRank(next) > carrierRank(prev) {
-		c.fallbacks.Add(1)
+	if c.OnAttach == nil || !a.First && !a.Resume {
+		return
 	}
+	if a.First {
+		a.Open = time.Since(s.opened)
+	}
+	if a.Resume {
+		a.Gap = s.Sent() - last // Attach has checked last <= Sent
+	}
+	c.OnAttach(a)
 }
 
 func carrierRank(t string) int {

@@ -2,6 +2,8 @@ package emulation
 
 import (
 	"net/http"
+
+	"github.com/ferrygw/ferry/bytesocket"
 )
 
 // Downstream is a carrier that streams a session's frames in an HTTP
@@ -14,6 +16,19 @@ type Downstream interface {
 	// release exactly once, when it no longer uses the leg; it may return
 	// before that if it took the connection over (a hijacked stream).
 	ServeLeg(w http.ResponseWriter, r *http.Request, s *Session, leg *Leg, release func())
+	// ServeFinal answers a downstream request with the carrier's usual
+	// response holding only b, after which the session is over (a resume
+	// outside the retention window, see OutsideWindow).
+	ServeFinal(w http.ResponseWriter, r *http.Request, b Batch)
+}
+
+// OutsideWindow is what every carrier answers a resume after last that
+// falls outside the retention window (PROTOCOL.md §5.1): one sequenced
+// frame, "c4010 resume outside retention window", numbered last+1. The
+// session has failed with 4010 already.
+func OutsideWindow(last uint64) Batch {
+	return Batch{Frames: []Frame{{Seq: last + 1, Kind: KindClose, Code: bytesocket.StatusResumeOutsideWindow,
+		Data: []byte("resume outside retention window")}}}
 }
 
 // ServeDownstream handles GET B/.ferry/{sid}/{sse,poll}: it resumes after
@@ -34,7 +49,7 @@ func (sv *Server) ServeDownstream(w http.ResponseWriter, r *http.Request, sid st
 	if err != nil {
 		s.Release()
 		if err == ErrOutsideWindow {
-			writeOutsideWindow(w)
+			d.ServeFinal(w, r, OutsideWindow(last))
 		} else {
 			WriteError(w, err)
 		}
@@ -44,10 +59,4 @@ func (sv *Server) ServeDownstream(w http.ResponseWriter, r *http.Request, sid st
 		leg.Detach()
 		s.Release()
 	})
-}
-
-func writeOutsideWindow(w http.ResponseWriter) {
-	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	_, _ = w.Write([]byte("data: c4010 resume outside retention window\n\n"))
 }

@@ -24,6 +24,10 @@ var (
 	ErrTooManyFrames   = errors.New("ferry: too many frames in one request")
 	ErrUploadTimeout   = errors.New("ferry: request body too slow")
 	ErrCreditExceeded  = errors.New("ferry: inbound credit exceeded")
+	ErrBadTransport    = errors.New("ferry: unknown transport")
+	ErrTransportOff    = errors.New("ferry: transport not offered")
+	ErrVersion         = errors.New("ferry: unsupported protocol version")
+	ErrContentType     = errors.New("ferry: unsupported content type")
 	ErrTooManySessions = errors.New("ferry: too many sessions")
 	ErrNoProtocol      = errors.New("ferry: no supported subprotocol")
 	ErrBadProtocol     = errors.New("ferry: malformed subprotocol list")
@@ -40,6 +44,10 @@ func Status(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, ErrSeqGap):
 		return http.StatusConflict
+	case errors.Is(err, ErrTransportOff):
+		return http.StatusForbidden
+	case errors.Is(err, ErrContentType):
+		return http.StatusUnsupportedMediaType
 	case errors.Is(err, ErrUploadTimeout):
 		return http.StatusRequestTimeout
 	case errors.Is(err, ErrBodyTooLarge), errors.Is(err, ErrTooManyFrames),

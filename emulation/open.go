@@ -8,7 +8,16 @@ import (
 // ServeOpen handles POST B/.ferry/open (PROTOCOL.md §4).
 func (sv *Server) ServeOpen(w http.ResponseWriter, r *http.Request) {
 	sv.Init()
-	offered, err := ParseProtocols(r.URL.Query().Get("protocols"))
+	q := r.URL.Query()
+	if _, err := ParseVersion(r); err != nil {
+		WriteError(w, err)
+		return
+	}
+	if err := sv.checkTransport(q.Get("transport")); err != nil {
+		WriteError(w, err)
+		return
+	}
+	offered, err := ParseProtocols(q.Get("protocols"))
 	if err != nil {
 		WriteError(w, err)
 		return
@@ -23,7 +32,7 @@ func (sv *Server) ServeOpen(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, err)
 		return
 	}
-	if t := r.URL.Query().Get("transport"); t == "longpoll" {
+	if t := q.Get("transport"); t == TransportLongPoll {
 		s.transport.Store(t)
 	}
 	body, _ := json.Marshal(s.Info())

@@ -54,7 +54,7 @@ func (sv *Server) Init() {
 		sv.Store = NewRegistry(sv.Config.MaxSessions)
 	}
 	if sv.Transports == nil {
-		sv.Transports = []string{"websocket", "sse", "longpoll"}
+		sv.Transports = Transports
 	}
 	if sv.Logger == nil {
 		sv.Logger = slog.New(slog.DiscardHandler)

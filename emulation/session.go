@@ -26,6 +26,7 @@ type Session struct {
 	remote     net.Addr
 	transports []string
 	transport  atomic.Value // string
+	opened     time.Time    // when newSession made it, for Counters.OnAttach
 
 	mu       sync.Mutex // guards holders, expiry and attached
 	holders  int
@@ -45,6 +46,7 @@ func newSession(cfg Config, r *http.Request, protocol string, transports []strin
 		header:     KeepHeader(r.Header, cfg.HeaderBytes),
 		remote:     remoteAddr(r),
 		transports: transports,
+		opened:     time.Now(),
 	}
 	s.transport.Store("sse") // until a carrier attaches; see ServeOpen
 	s.expiry = time.AfterFunc(s.cfg.ResumeTimeout, s.expire)
@@ -127,7 +129,7 @@ func (s *Session) AttachLeg(last uint64, transport string, wantAcks bool) (*Leg,
 		first := !s.attached
 		s.attached = true
 		s.mu.Unlock()
-		s.counters.attach(prev, transport, first)
+		s.counters.attach(s, prev, transport, first, last)
 	}
 	return l, err
 }
@@ -200,4 +202,4 @@ func KeepHeader(h http.Header, max int) http.Header {
 // HeaderFieldOverhead is what KeepHeader counts for each header value
 // besides its name and value bytes: the map entry, slice and string
 // headers that hold it.
-const HeaderFieldOverhead = 64
+const HeaderFieldOverhead = 128

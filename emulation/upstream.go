@@ -33,6 +33,9 @@ func (sv *Server) ServeSend(w http.ResponseWriter, r *http.Request, sid string) 
 // send applies the request's ack, then delivers its body's frames as they
 // are read and parsed, and returns the new upstream ack.
 func (sv *Server) send(w http.ResponseWriter, r *http.Request, s *Session) (uint64, error) {
+	if err := checkContentType(r); err != nil {
+		return 0, err
+	}
 	q := r.URL.Query()
 	if a := q.Get("ack"); a != "" {
 		n, ok := ParseUint(a)

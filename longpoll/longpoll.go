@@ -75,3 +75,11 @@ func answer(b emulation.Batch, err error) (int, []byte) {
 	}
 	return http.StatusOK, sse.AppendBatch(nil, b)
 }
+
+// ServeFinal answers the poll with b, as it answers any batch.
+func (Downstream) ServeFinal(w http.ResponseWriter, _ *http.Request, b emulation.Batch) {
+	setHeaders(w.Header())
+	body := sse.AppendBatch(nil, b)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	_, _ = w.Write(body)
+}

@@ -83,6 +83,18 @@ func TestBadInput(t *testing.T) {
 			"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Protocol": protocolList(65, "")}, "", 400, "more than 64 protocols", 0},
 		{"too many protocols ferry ws", "GET", "/.ferry/ws", map[string]string{"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
 			"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Protocol": protocolList(65, "")}, "", 400, "more than 64 protocols", 0},
+		{"unknown transport", "POST", "/.ferry/open?transport=pigeon", nil, "", 400, "unknown transport", 0},
+		{"unsupported version", "POST", "/.ferry/open?v=7,8", nil, "", 400, "unsupported protocol version", 0},
+		{"malformed version", "POST", "/.ferry/open?v=", nil, "", 400, "malformed number", 0},
+		{"unsupported version ferry ws", "GET", "/.ferry/ws?v=9", map[string]string{"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+			"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}, "", 400, "unsupported protocol version", 0},
+		{"unsupported version ferry ws resume", "GET", "/.ferry/{sid}/ws?v=2", map[string]string{"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+			"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}, "", 400, "unsupported protocol version", 0},
+		{"upgrade without key", "GET", "", map[string]string{"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13"}, "", 400, "ferry: bad WebSocket handshake", 0},
+		{"ferry ws without key", "GET", "/.ferry/ws", map[string]string{"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13"}, "", 400, "ferry: bad WebSocket handshake", 0},
+		{"upgrade bad version", "GET", "", map[string]string{"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "8",
+			"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}, "", 400, "ferry: bad WebSocket handshake", 0},
+		{"upstream JSON", "POST", "/.ferry/{sid}/send?seq=1", map[string]string{"Content-Type": "application/json"}, "thi\n", 415, "unsupported content type", 0},
 		{"GET with a body", "GET", "/.ferry/{sid}/poll", nil, "GET /healthz HTTP/1.1\r\n\r\n", 400, "body not allowed on GET", 0},
 		{"GET with a body sse", "GET", "/.ferry/{sid}/sse", nil, "x", 400, "body not allowed on GET", 0},
 	}
@@ -123,7 +135,7 @@ func TestBadInput(t *testing.T) {
 			for k, v := range tc.header {
 				req.Header.Set(k, v)
 			}
-			if tc.method == "POST" {
+			if tc.method == "POST" && req.Header.Get("Content-Type") == "" {
 				req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
 			}
 			resp, err := http.DefaultClient.Do(req)

@@ -19,6 +19,7 @@ import (
 	"github.com/ferrygw/ferry/bytesocket"
 	"github.com/ferrygw/ferry/emulation"
 	"github.com/ferrygw/ferry/internal/wsnative"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // BroadcastConfig configures a Broadcast. The zero value has no UDP feed
@@ -46,6 +47,10 @@ type BroadcastConfig struct {
 	// Logger receives feed errors and slow-consumer closes; nil discards
 	// them.
 	Logger *slog.Logger
+	// QueueTime, if not nil, observes each message's seconds from Publish
+	// until it is queued for every subscriber (Metrics.BroadcastQueue
+	// gives a service's ferry_broadcast_queue_seconds). Nil times nothing.
+	QueueTime prometheus.Observer
 }
 
 // Defaults of BroadcastConfig.
@@ -115,6 +120,7 @@ type message struct {
 	seq    uint64          // publish order; a subscriber gets those after its from
 	f      emulation.Frame // payload and event-stream text, for sessions
 	native []byte          // the RFC 6455 server frame, for plain WebSockets
+	at     time.Time       // when published, if QueueTime is set
 }
 
 // subscriber is one socket. Emulated sessions (es) take messages straight
@@ -290,6 +296,9 @@ func (b *Broadcast) Publish(ctx context.Context, typ bytesocket.MessageType, p [
 	}
 	// One encoding for every subscriber.
 	m := &message{f: emulation.SharedFrame(typ, p), native: wsnative.AppendServerFrame(nil, typ, p)}
+	if b.cfg.QueueTime != nil {
+		m.at = time.Now()
+	}
 	b.pmu.Lock()
 	b.pubSeq++
 	m.seq = b.pubSeq
@@ -320,6 +329,7 @@ func (b *Broadcast) fanOut() {
 		}
 		b.pmu.Unlock()
 		b.deliver(batch)
+		b.timeQueue(batch)
 		clear(batch)
 		b.pmu.Lock()
 		b.spare = batch[:0]
@@ -365,6 +375,18 @@ func (b *Broadcast) deliver(batch []*message) {
 				break queue
 			}
 		}
+	}
+}
+
+// timeQueue observes how long the messages of a batch just delivered
+// took from Publish.
+func (b *Broadcast) timeQueue(batch []*message) {
+	if b.cfg.QueueTime == nil {
+		return
+	}
+	now := time.Now()
+	for _, m := range batch {
+		b.cfg.QueueTime.Observe(now.Sub(m.at).Seconds())
 	}
 }
 

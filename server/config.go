@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Config is the ferry command's configuration, read from a YAML file by
@@ -22,12 +22,15 @@ type Config struct {
 	Hosts    []string      // Host names allowed besides IP literals, localhost and the listen host
 	TLSCert  string        // certificate file; with TLSKey, serve https/wss
 	TLSKey   string        // private key file
+	H2C      bool          // serve cleartext HTTP/2 with prior knowledge (h2c) besides HTTP/1.1; default false; not with TLS
 	LogLevel string        // debug, info (default), warn, error
 	LogJSON  bool          // log as JSON instead of text
 	Pprof    string        // address of a separate pprof listener; "" for none
 	Metrics  string        // who gets /metrics: local (default), public, off, or a host:port of its own
 	Static   string        // directory served at / (instead of the demo page)
 	Grace    time.Duration // shutdown grace period; default 5s
+
+	CORSCredentials bool // CORS answers allow credentials (cookies); default false (Gateway.CORSCredentials)
 
 	MaxHeaderBytes int           // request line and headers; default 64 KiB (Gateway.MaxHeaderBytes)
 	IdleTimeout    time.Duration // keep-alive idle timeout; default 120s (Gateway.IdleTimeout)
@@ -49,6 +52,9 @@ type ServiceSpec struct {
 	MaxMessageBytes int
 	WindowBytes     int
 	MaxSessions     int
+	MaxBodyFrames   int           // frames in one upstream POST; default 4096
+	UploadTimeout   time.Duration // time an upstream body may take; default 30s
+	HeaderBytes     int           // opening headers a session keeps; default 8 KiB
 
 	Connect     string        // proxy: tcp://host:port of the back end
 	DialTimeout time.Duration // proxy: back-end dial timeout
@@ -168,6 +174,8 @@ func (p *parser) top(n *yaml.Node, c *Config) {
 		"max_header_bytes": p.positive(&c.MaxHeaderBytes),
 		"idle_timeout":     p.duration(&c.IdleTimeout),
 		"max_connections":  p.positive(&c.MaxConnections),
+		"cors_credentials": p.boolean(&c.CORSCredentials),
+		"h2c":              p.boolean(&c.H2C),
 		"services":         func(key string, v *yaml.Node) { p.services(key, v, c) },
 		"tls": func(key string, v *yaml.Node) {
 			p.fields(v, key, map[string]func(string, *yaml.Node){
@@ -221,6 +229,8 @@ func (p *parser) services(key string, n *yaml.Node, c *Config) {
 				p.fields(v, key, map[string]func(string, *yaml.Node){
 					"sessions_per_ip": p.positive(&s.SessionsPerIP), "handshake_rate": p.rate(&s.HandshakeRate),
 					"handshake_burst": p.positive(&s.HandshakeBurst), "max_sessions": p.positive(&s.MaxSessions),
+					"max_body_frames": p.positive(&s.MaxBodyFrames), "upload_timeout": p.duration(&s.UploadTimeout),
+					"header_bytes": p.positive(&s.HeaderBytes),
 				})
 			},
 			"publish_path":   p.str(&s.PublishPath),
@@ -275,6 +285,9 @@ func (p *parser) check(c *Config) error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return fail("tls: cert and key go together")
 	}
+	if c.H2C && c.TLSCert != "" {
+		return fail("h2c: only without tls (over TLS, HTTP/2 is negotiated by ALPN)")
+	}
 	for _, f := range []string{c.TLSCert, c.TLSKey} {
 		if _, err := os.Stat(f); f != "" && err != nil {
 			return fail("tls: %v", err)
@@ -282,6 +295,9 @@ func (p *parser) check(c *Config) error {
 	}
 	if fi, err := os.Stat(c.Static); c.Static != "" && (err != nil || !fi.IsDir()) {
 		return fail("static: %q is not a directory", c.Static)
+	}
+	if err := c.checkCredentials(); err != nil {
+		return fail("%v", err)
 	}
 	paths := map[string]string{}
 	ports := map[string]string{"listen": c.Listen}
@@ -313,6 +329,26 @@ func (p *parser) check(c *Config) error {
 		}
 		if err := claim(fmt.Sprintf("services[%d].udp", i), s.UDP); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// checkCredentials refuses cors_credentials with an origin list, the
+// top-level one or a service's own, that allows any host: any site could
+// then make requests with its visitors' cookies.
+func (c *Config) checkCredentials() error {
+	if !c.CORSCredentials {
+		return nil
+	}
+	for i, s := range c.Services {
+		key, origins := "origins", c.Origins
+		if s.Origins != nil {
+			key, origins = fmt.Sprintf("services[%d].origins", i), s.Origins
+		}
+		if o, wild := anyHostOrigin(origins); wild {
+			return fmt.Errorf("cors_credentials: not allowed with %s %q, which allows any host: "+
+				"any site could make requests with its visitors' cookies; list the allowed origins", key, o)
 		}
 	}
 	return nil
@@ -443,6 +479,17 @@ func (p *parser) prefixes(dst *[]netip.Prefix) func(string, *yaml.Node) {
 			}
 			*dst = append(*dst, pf.Masked())
 		}
+	}
+}
+
+func (p *parser) boolean(dst *bool) func(string, *yaml.Node) {
+	return func(key string, v *yaml.Node) {
+		b, err := strconv.ParseBool(v.Value)
+		if v.Kind != yaml.ScalarNode || v.Tag != "!!bool" || err != nil {
+			p.fail(v, key, "%q is not true or false", v.Value)
+			return
+		}
+		*dst = b
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ferrygw/ferry/bytesocket"
 	"github.com/ferrygw/ferry/emulation"
 	"github.com/ferrygw/ferry/internal/ferryws"
 	"github.com/ferrygw/ferry/internal/wsnative"
@@ -24,6 +25,11 @@ func (h *Service) serveFerryWS(w http.ResponseWriter, r *http.Request, sid strin
 	}
 	s.Hold()
 	leg, err := s.AttachLeg(last, "websocket", true)
+	if err == emulation.ErrOutsideWindow {
+		s.Release()
+		h.serveFerryWSFinal(w, r, s, emulation.OutsideWindow(last))
+		return
+	}
 	if err != nil {
 		s.Release()
 		emulation.WriteError(w, err)
@@ -39,6 +45,23 @@ func (h *Service) serveFerryWS(w http.ResponseWriter, r *http.Request, sid strin
 	// net/http lets go of the hijacked connection's buffers and its deep
 	// handler stack while the session idles.
 	go carryFerryWS(conn, guard, s, leg)
+}
+
+// serveFerryWSFinal upgrades and sends the "o" frame and b, the session's
+// last words (a resume outside the retention window), then closes the
+// connection.
+func (h *Service) serveFerryWSFinal(w http.ResponseWriter, r *http.Request, s *emulation.Session, b emulation.Batch) {
+	conn, err := h.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	defer conn.Close()
+	msg := emulation.AppendOpenInfo([]byte{ferryws.Control}, s.Info())
+	msg = ferryws.AppendServerBatch(wsnative.AppendServerFrame(nil, bytesocket.Binary, msg), b)
+	_ = conn.NetConn().SetWriteDeadline(time.Now().Add(s.Config().Heartbeat))
+	if _, err := conn.NetConn().Write(msg); err == nil {
+		closeConn(conn, websocket.CloseNormalClosure, "")
+	}
 }
 
 // carryFerryWS runs the writer here and the reader in a second goroutine
@@ -71,6 +94,9 @@ func carryFerryWS(conn *websocket.Conn, guard *wsnative.Guard, s *emulation.Sess
 }
 
 func (h *Service) ferryWSSession(r *http.Request, sid string) (*emulation.Session, uint64, http.Header, error) {
+	if _, err := emulation.ParseVersion(r); err != nil {
+		return nil, 0, nil, err
+	}
 	if sid != "" {
 		s, err := h.emu.Lookup(sid)
 		if err != nil {

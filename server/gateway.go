@@ -3,10 +3,12 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/ferrygw/ferry/bytesocket"
@@ -34,8 +36,9 @@ type Gateway struct {
 	// Logger receives events; nil discards them.
 	Logger *slog.Logger
 	// Metrics counts every service's sessions and traffic and is served at
-	// GET /metrics. NewGateway creates it; set it before Handle to share
-	// another.
+	// GET /metrics. NewGateway creates it with a registry of its own
+	// (NewMetrics); set it before Handle to share another, or to register
+	// with your own prometheus.Registerer (NewMetricsWith).
 	Metrics *Metrics
 	// MetricsAccess says whom GET /metrics answers; the zero value is
 	// MetricsLocal.
@@ -49,6 +52,24 @@ type Gateway struct {
 	// 10 s or IdleTimeout if shorter; that includes a connection given
 	// back after a long-poll, which net/http takes as a new connection.
 	IdleTimeout time.Duration
+	// CORSCredentials lets cross-origin pages from an allowed origin
+	// (Origins, or a service's own) send credentials such as cookies with
+	// their emulation requests: CORS answers then carry
+	// Access-Control-Allow-Credentials: true, which a page needs for
+	// cookie auth across origins (fetch with credentials: "include",
+	// XMLHttpRequest.withCredentials, EventSource withCredentials). False,
+	// the default, leaves the header out, so browsers keep such pages'
+	// cookies out of reach. Handle panics if it is set and the origin list
+	// allows any host ("*", "https://*"): any site could then act with the
+	// user's cookies.
+	CORSCredentials bool
+	// UnencryptedHTTP2 makes Serve answer HTTP/2 with prior knowledge
+	// (h2c, RFC 9113 §3.3) on connections without TLS, besides HTTP/1.1:
+	// for a TLS-terminating proxy that speaks HTTP/2 to the gateway.
+	// Browsers never use it. False, the default, serves HTTP/1.1 only on
+	// such connections. Over TLS, HTTP/2 is negotiated by ALPN instead
+	// (see Serve).
+	UnencryptedHTTP2 bool
 
 	router   *chi.Mux
 	services []*Service
@@ -106,16 +127,37 @@ func (g *Gateway) Handle(path string, cfg ServiceConfig, accept func(bytesocket.
 	if cfg.Metrics == nil {
 		cfg.Metrics = g.Metrics
 	}
+	if o, wild := anyHostOrigin(origins); wild && g.CORSCredentials {
+		panic(fmt.Sprintf("server: CORSCredentials with origin %q, which allows any host, for %s", o, path))
+	}
 	svc := NewService(cfg, accept)
 	c := cors.New(cors.Options{
-		AllowOriginFunc: func(o string) bool { return OriginAllowed(origins, o) },
-		AllowedMethods:  []string{http.MethodGet, http.MethodPost},
-		AllowedHeaders:  []string{"Content-Type", "Last-Event-ID", "Authorization"},
-		MaxAge:          600,
+		AllowOriginFunc:  func(o string) bool { return OriginAllowed(origins, o) },
+		AllowedMethods:   []string{http.MethodGet, http.MethodPost},
+		AllowedHeaders:   []string{"Content-Type", "Last-Event-ID", "Authorization"},
+		AllowCredentials: g.CORSCredentials,
+		MaxAge:           600,
 	})
 	g.router.Mount(path, c.Handler(svc))
 	g.services = append(g.services, svc)
 	return svc
+}
+
+// anyHostOrigin returns the first pattern of an origin allow-list that
+// allows every host: "*", or a pattern whose host is only wildcards, such
+// as "https://*" or "*://*:8080".
+func anyHostOrigin(origins []string) (string, bool) {
+	for _, o := range origins {
+		_, hostport, hasScheme := strings.Cut(o, "://")
+		host := hostport
+		if h, _, err := net.SplitHostPort(hostport); err == nil {
+			host = h
+		}
+		if o == "*" || hasScheme && strings.Trim(host, "*?") == "" {
+			return o, true
+		}
+	}
+	return "", false
 }
 
 // ServeHTTP serves the gateway's routes to requests whose Host is
@@ -174,10 +216,22 @@ func localRequest(r *http.Request) bool {
 // gracefully: every session is closed with 1001 and given up to grace to
 // finish. It applies MaxHeaderBytes and IdleTimeout, and gives long-poll
 // connections back to net/http through a HandBackListener.
+//
+// Serve speaks HTTP/1.1, and HTTP/2 where the client negotiates it: over
+// TLS by ALPN, when ln's tls.Config offers "h2" (NextProtos "h2",
+// "http/1.1", as the ferry command's does), and without TLS with prior
+// knowledge if UnencryptedHTTP2 is set. Over HTTP/2 the event streams,
+// long-polls and POSTs of many sessions are streams of one connection, so
+// a browser is not held to its six HTTP/1.1 connections per host; nothing
+// is taken off net/http then. WebSockets keep HTTP/1.1 connections of
+// their own: Go's HTTP/2 server does not offer RFC 8441's extended
+// CONNECT (unless GODEBUG=http2xconnect=1, which the gateway does not
+// support), so browsers open them over HTTP/1.1.
 func (g *Gateway) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
 	hl := NewHandBackListener(ln)
 	g.srv = g.httpServer(g)
 	g.srv.ConnContext = hl.ConnContext
+	g.srv.Protocols = g.protocols()
 	errc := make(chan error, 1)
 	go func() { errc <- g.srv.Serve(hl) }()
 	select {
@@ -201,6 +255,16 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener, grace time.Duratio
 	}
 	<-errc
 	return err
+}
+
+// protocols returns what Serve speaks: HTTP/1.1, HTTP/2 over TLS, and
+// h2c if UnencryptedHTTP2 is set.
+func (g *Gateway) protocols() *http.Protocols {
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	p.SetHTTP2(true)
+	p.SetUnencryptedHTTP2(g.UnencryptedHTTP2)
+	return p
 }
 
 // httpServer returns an http.Server for h with the gateway's header

@@ -26,7 +26,9 @@ func TestMetricsRuntime(t *testing.T) {
 	if m["go_memstats_heap_inuse_bytes{}"] < m["go_memstats_heap_alloc_bytes{}"] {
 		t.Errorf("heap in use %v < heap alloc %v", m["go_memstats_heap_inuse_bytes{}"], m["go_memstats_heap_alloc_bytes{}"])
 	}
-	if _, ok := m["process_resident_memory_bytes{}"]; ok != (runtime.GOOS == "linux") {
-		t.Errorf("process_resident_memory_bytes present: %v on %s", ok, runtime.GOOS)
+	// The process collector reads /proc on Linux; elsewhere it may or may
+	// not have the figure.
+	if m["process_resident_memory_bytes{}"] <= 0 && runtime.GOOS == "linux" {
+		t.Errorf("process_resident_memory_bytes = %v, want > 0", m["process_resident_memory_bytes{}"])
 	}
 }

@@ -23,9 +23,10 @@ var (
 )
 
 // parseExposition parses the Prometheus text format strictly: every sample
-// belongs to a family declared by HELP and TYPE lines before it, label
-// values are properly escaped, values are numbers, and no series repeats.
-// It returns the samples keyed by name{labels, sorted}.
+// belongs to a family declared by HELP and TYPE lines before it (a
+// histogram's or summary's _bucket, _sum and _count samples to theirs),
+// label values are properly escaped, values are numbers, and no series
+// repeats. It returns the samples keyed by name{labels, sorted}.
 func parseExposition(t *testing.T, r io.Reader) map[string]float64 {
 	t.Helper()
 	types := map[string]string{}
@@ -42,7 +43,7 @@ func parseExposition(t *testing.T, r io.Reader) map[string]float64 {
 		}
 		if f, ok := strings.CutPrefix(line, "# TYPE "); ok {
 			name, typ, _ := strings.Cut(f, " ")
-			if typ != "counter" && typ != "gauge" || types[name] != "" {
+			if !slices.Contains([]string{"counter", "gauge", "histogram", "summary"}, typ) || types[name] != "" {
 				fail("bad or repeated TYPE")
 			}
 			types[name] = typ
@@ -72,14 +73,20 @@ func parseExposition(t *testing.T, r io.Reader) map[string]float64 {
 				fail("bad label list")
 			}
 		}
-		if types[name] == "" {
+		family := name
+		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+			if f, ok := strings.CutSuffix(name, suffix); ok && types[name] == "" && (types[f] == "histogram" || types[f] == "summary") {
+				family = f
+			}
+		}
+		if types[family] == "" {
 			fail("sample before its TYPE")
 		}
 		v, err := strconv.ParseFloat(strings.TrimPrefix(rest, " "), 64)
 		if !strings.HasPrefix(rest, " ") || err != nil {
 			fail("bad value")
 		}
-		if types[name] == "counter" && !strings.HasSuffix(name, "_total") {
+		if types[family] == "counter" && !strings.HasSuffix(name, "_total") {
 			fail("counter without _total")
 		}
 		slices.Sort(labels)

@@ -30,12 +30,14 @@ func Run(ctx context.Context, cfg *Config, logw io.Writer) error {
 		ln.Close()
 		return err
 	}
-	scheme := "http"
+	scheme, http2 := "http", "off"
 	if cfg.TLSCert != "" {
-		scheme = "https"
+		scheme, http2 = "https", "h2"
+	} else if cfg.H2C {
+		http2 = "h2c"
 	}
 	logger.Info("ferry serving", "addr", scheme+"://"+ln.Addr().String(), "services", len(cfg.Services),
-		"max_connections", limit)
+		"max_connections", limit, "http2", http2)
 	return g.Serve(ctx, ln, cfg.Grace)
 }
 
@@ -56,6 +58,8 @@ func Build(ctx context.Context, cfg *Config, logger *slog.Logger) (*Gateway, err
 	g := NewGateway(cfg.Origins, logger)
 	g.Hosts = hosts(cfg)
 	g.MaxHeaderBytes, g.IdleTimeout = cfg.MaxHeaderBytes, cfg.IdleTimeout
+	g.CORSCredentials = cfg.CORSCredentials
+	g.UnencryptedHTTP2 = cfg.H2C
 	switch cfg.Metrics {
 	case "public":
 		g.MetricsAccess = MetricsPublic
@@ -97,7 +101,8 @@ func serviceConfig(s ServiceSpec) ServiceConfig {
 		Emulation: emulation.Config{
 			Heartbeat: s.Heartbeat, ResumeTimeout: s.ResumeTimeout,
 			MaxMessageBytes: s.MaxMessageBytes, WindowBytes: s.WindowBytes,
-			MaxSessions: s.MaxSessions,
+			MaxSessions: s.MaxSessions, MaxBodyFrames: s.MaxBodyFrames, UploadTimeout: s.UploadTimeout,
+			HeaderBytes: s.HeaderBytes,
 		},
 	}
 }
@@ -120,6 +125,7 @@ func mount(ctx context.Context, g *Gateway, s ServiceSpec) error {
 	case "broadcast":
 		b, err := NewBroadcast(BroadcastConfig{
 			UDP: s.UDP, UDPSources: s.UDPSources, PublishSecret: s.PublishSecret, MaxMessageBytes: s.MaxMessageBytes, Logger: logger,
+			QueueTime: g.Metrics.BroadcastQueue(s.Path),
 		})
 		if err != nil {
 			return err
@@ -139,7 +145,8 @@ func mount(ctx context.Context, g *Gateway, s ServiceSpec) error {
 }
 
 // listen opens cfg's listener, accepting at most limit TCP connections
-// at once (counted beneath TLS; 0: no limit).
+// at once (counted beneath TLS, so an HTTP/2 connection counts once
+// however many sessions it carries; 0: no limit).
 func listen(cfg *Config, limit int) (net.Listener, error) {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -156,9 +163,11 @@ func listen(cfg *Config, limit int) (net.Listener, error) {
 		ln.Close()
 		return nil, err
 	}
-	// HTTP/1.1 only: WebSocket upgrades and hijacked event streams need it.
+	// HTTP/2 for the emulated carriers, many sessions on one connection;
+	// HTTP/1.1 for WebSocket upgrades (browsers ask for it alone) and
+	// clients without HTTP/2.
 	return tls.NewListener(ln, &tls.Config{
-		Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"},
+		Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"},
 		MinVersion: tls.VersionTLS12,
 	}), nil
 }

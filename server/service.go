@@ -3,10 +3,12 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ferrygw/ferry/bytesocket"
 	"github.com/ferrygw/ferry/emulation"
@@ -96,7 +98,7 @@ func NewService(cfg ServiceConfig, accept func(bytesocket.Socket)) *Service {
 		Config: cfg.Emulation, Protocols: cfg.Protocols, Transports: cfg.Transports,
 		Logger: cfg.Logger, Accept: func(s *emulation.Session) { accept(s) },
 		Counters: &h.metrics.counters,
-		OnOpen:   func(r *http.Request, _ *emulation.Session) func() { return claimSlot(r) },
+		OnOpen:   h.opened,
 	}
 	h.emu.Init()
 	h.limits = newLimiter(h.emu.Config.MaxSessions, cfg.Limits)
@@ -110,6 +112,7 @@ func NewService(cfg ServiceConfig, accept func(bytesocket.Socket)) *Service {
 		ReadBufferSize: 1024, WriteBufferSize: 1024,
 		WriteBufferPool: &sync.Pool{},
 		CheckOrigin:     func(*http.Request) bool { return true }, // checked by the router
+		Error:           upgradeError,
 	}
 	h.router = h.routes()
 	return h
@@ -125,23 +128,24 @@ func (h *Service) routes() chi.Router {
 		w.Header().Set("Allow", allowFor(r.URL.Path))
 		writeStatus(w, http.StatusMethodNotAllowed, "ferry: method not allowed")
 	})
-	opening := r.With(h.limitMiddleware)
+	opening := []func(http.Handler) http.Handler{h.limitMiddleware}
 	if h.auth != nil {
-		opening = r.With(h.limitMiddleware, h.authMiddleware)
+		opening = append(opening, h.authMiddleware)
 	}
-	opening.Get("/", h.serveNative)
-	opening.Post("/.ferry/open", h.emu.ServeOpen)
-	opening.Get("/.ferry/ws", func(w http.ResponseWriter, r *http.Request) { h.serveFerryWS(w, r, "") })
-	r.Get("/.ferry/{sid}/ws", func(w http.ResponseWriter, r *http.Request) {
+	ws := r.With(h.offered(emulation.TransportWebSocket))
+	ws.With(opening...).Get("/", h.serveNative)
+	ws.With(opening...).Get("/.ferry/ws", func(w http.ResponseWriter, r *http.Request) { h.serveFerryWS(w, r, "") })
+	ws.Get("/.ferry/{sid}/ws", func(w http.ResponseWriter, r *http.Request) {
 		h.serveFerryWS(w, r, chi.URLParam(r, "sid"))
 	})
+	r.With(opening...).Post("/.ferry/open", h.emu.ServeOpen)
 	r.Post("/.ferry/{sid}/send", func(w http.ResponseWriter, r *http.Request) {
 		h.emu.ServeSend(w, r, chi.URLParam(r, "sid"))
 	})
-	r.Get("/.ferry/{sid}/sse", func(w http.ResponseWriter, r *http.Request) {
+	r.With(h.offered(emulation.TransportSSE)).Get("/.ferry/{sid}/sse", func(w http.ResponseWriter, r *http.Request) {
 		h.emu.ServeDownstream(w, r, chi.URLParam(r, "sid"), sse.Downstream{})
 	})
-	r.Get("/.ferry/{sid}/poll", func(w http.ResponseWriter, r *http.Request) {
+	r.With(h.offered(emulation.TransportLongPoll)).Get("/.ferry/{sid}/poll", func(w http.ResponseWriter, r *http.Request) {
 		h.emu.ServeDownstream(w, r, chi.URLParam(r, "sid"), longpoll.Downstream{})
 	})
 	return r
@@ -192,6 +196,25 @@ func allowFor(path string) string {
 	return "GET, OPTIONS"
 }
 
+// upgradeError answers a failed WebSocket handshake with the one-line
+// "ferry: ..." body of every other error.
+func upgradeError(w http.ResponseWriter, _ *http.Request, status int, reason error) {
+	writeStatus(w, status, "ferry: bad WebSocket handshake: "+strings.TrimPrefix(reason.Error(), "websocket: "))
+}
+
+// offered refuses, with 403, the requests of a carrier the service does
+// not offer (ServiceConfig.Transports), before any limit or auth check.
+func (h *Service) offered(transport string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if h.emu.Offers(transport) {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			emulation.WriteError(w, fmt.Errorf("%w: %s", emulation.ErrTransportOff, transport))
+		})
+	}
+}
+
 // refuseGETBody answers 400 to a GET or HEAD that carries a body and
 // closes its connection. The GET carriers take their connection off
 // net/http (a held long-poll, an event stream, a WebSocket upgrade), so a
@@ -226,6 +249,7 @@ func (h *Service) originMiddleware(next http.Handler) http.Handler {
 
 // serveNative answers a plain RFC 6455 upgrade at the service path.
 func (h *Service) serveNative(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	if !websocket.IsWebSocketUpgrade(r) {
 		w.Header().Set("Upgrade", "websocket")
 		writeStatus(w, http.StatusUpgradeRequired, errNotUpgrade.Error())
@@ -249,7 +273,8 @@ func (h *Service) serveNative(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	cs := &countedSocket{Socket: s, c: &h.metrics.counters}
+	h.metrics.handshake("plain", time.Since(start))
+	cs := h.metrics.countSocket(s)
 	release := claimSlot(r)
 	h.track(s, true)
 	h.wg.Add(1)
@@ -261,6 +286,17 @@ func (h *Service) serveNative(w http.ResponseWriter, r *http.Request) {
 		defer cs.Close(bytesocket.StatusNormalClosure, "")
 		h.accept(cs)
 	}()
+}
+
+// opened ties a new emulated session to its client's session slot and,
+// when it finishes, records its life (emulation.Server.OnOpen).
+func (h *Service) opened(r *http.Request, s *emulation.Session) func() {
+	release := claimSlot(r)
+	start := time.Now()
+	return func() {
+		release()
+		h.metrics.finished(s.Transport(), time.Since(start))
+	}
 }
 
 func (h *Service) track(s *wsnative.Socket, add bool) {

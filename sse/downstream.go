@@ -35,10 +35,7 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b
 // goroutines (the writer, and a reader that notices at once a client that
 // went away).
 func (Downstream) ServeLeg(w http.ResponseWriter, r *http.Request, s *emulation.Session, leg *emulation.Leg, release func()) {
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream; charset=utf-8")
-	h.Set("Cache-Control", "no-cache, no-store, no-transform")
-	h.Set("X-Accel-Buffering", "no")
+	setHeaders(w.Header())
 	hb := s.Config().Heartbeat
 	if out, ctx, done, taken := hijack(w, r, hb); taken {
 		if out == nil { // the client went away before the head was written
@@ -55,6 +52,21 @@ func (Downstream) ServeLeg(w http.ResponseWriter, r *http.Request, s *emulation.
 	defer release()
 	rc := http.NewResponseController(w)
 	streamLeg(r.Context(), s, leg, func(p []byte) bool { return flushOut(w, rc, p, hb) })
+}
+
+// ServeFinal answers with a whole stream holding only b: the prelude, the
+// retry field, and b as one event. There is no "o" event: the session is
+// over.
+func (Downstream) ServeFinal(w http.ResponseWriter, _ *http.Request, b emulation.Batch) {
+	setHeaders(w.Header())
+	buf := append(append([]byte(nil), Prelude(PreludeBytes)...), "retry: 1000\n"...)
+	_, _ = w.Write(AppendBatch(buf, b))
+}
+
+func setHeaders(h http.Header) {
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-cache, no-store, no-transform")
+	h.Set("X-Accel-Buffering", "no")
 }
 
 // hijack takes an HTTP/1.x connection from net/http, writes the response

@@ -291,7 +291,7 @@ test('negotiation: an opened WebSocket that drops resumes the session, it does n
   h.clock.tick(50);
   assert.equal(server.sessions.size, 1);
   assert.equal(h.sockets.length, 2);
-  assert.match(h.sockets[1].url, /\/echo\/\.ferry\/s1x+\/ws\?last=0$/);
+  assert.match(h.sockets[1].url, /\/echo\/\.ferry\/s1x+\/ws\?v=1&last=0$/);
   assert.deepEqual(h.sockets[1].protocols, [], 'a resume offers no subprotocols');
   assert.equal(ws.transport, 'websocket');
   ws.send('still here');
@@ -314,7 +314,7 @@ test('WebSocket resume resends unacknowledged frames from the server ack + 1', (
   first.drop();
   h.clock.tick(0);
   const second = h.sockets[1];
-  assert.match(second.url, /\/ws\?last=0$/);
+  assert.match(second.url, /\/ws\?v=1&last=0$/);
   second.accept();
   ws.send('z'); // queued until "o"
   assert.deepEqual(second.sent, []);
@@ -658,8 +658,8 @@ test('the app query string travels with the session-creating requests', () => {
   server.refuseWS = true;
   h.open('ws://example.com/echo/?token=abc', ['p']);
   h.clock.tick(50);
-  assert.equal(server.requests[0][1], '/echo/.ferry/ws?token=abc');
-  assert.equal(server.requests[1][1], '/echo/.ferry/open?protocols=p&transport=sse&token=abc');
+  assert.equal(server.requests[0][1], '/echo/.ferry/ws?v=1&token=abc');
+  assert.equal(server.requests[1][1], '/echo/.ferry/open?v=1&protocols=p&transport=sse&token=abc');
 });
 
 test('a 413 on send stops the upstream; the server close that follows ends the session', () => {

@@ -1,10 +1,10 @@
 // Command ferry runs the Ferry gateway: by default an echo service at
-// /echo and a demo page at / on 127.0.0.1:8080. See README.md.
+// /echo and a demo page at / on 127.0.0.1:8080. See README.md, or run
+// ferry --help.
 package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -14,9 +14,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := server.Main(ctx, os.Args[1:], os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "ferry:", err)
-		os.Exit(2)
-	}
+	code := server.Command(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
