@@ -2,7 +2,9 @@ package emulation
 
 import (
 	"bytes"
+	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // FuzzParseBody checks that the upstream body parser never panics, that
@@ -17,6 +19,20 @@ func FuzzParseBody(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		frames, err := ParseBody(body)
+		// The server reads bodies as they arrive: byte by byte, the same.
+		one := newBodyReader(iotest.OneByteReader(bytes.NewReader(body)), 0)
+		for i := 0; ; i++ {
+			f, ok, err1 := one.next()
+			if !ok {
+				if i != len(frames) || (err1 == nil) != (err == nil) {
+					t.Fatalf("byte by byte: %d frames, %v; whole: %d frames, %v", i, err1, len(frames), err)
+				}
+				break
+			}
+			if i >= len(frames) || f.Kind != frames[i].Kind || !bytes.Equal(f.Data, frames[i].Data) {
+				t.Fatalf("byte by byte, frame %d differs", i)
+			}
+		}
 		var again []byte
 		for i := range frames {
 			again = append(frames[i].AppendText(again), '\n')
@@ -32,5 +48,33 @@ func FuzzParseBody(f *testing.F) {
 			}
 		}
 		_ = err
+	})
+}
+
+// FuzzParseProtocols checks the subprotocol offer parser: no panic, what it
+// accepts is within the limits and made of distinct tokens, and it
+// round-trips through a comma-joined list.
+func FuzzParseProtocols(f *testing.F) {
+	for _, s := range []string{"", "mqtt", "a,b", "a, b", "a,a", "a,,b", " ", "a b", strings.Repeat("p,", 70)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParseProtocols(s)
+		if err != nil {
+			return
+		}
+		if len(p) > MaxProtocols || len(s) > MaxProtocolBytes {
+			t.Fatalf("accepted %d protocols in %d bytes", len(p), len(s))
+		}
+		seen := map[string]bool{}
+		for _, q := range p {
+			if !isToken(q) || seen[q] {
+				t.Fatalf("accepted %q in %q", q, s)
+			}
+			seen[q] = true
+		}
+		if back, err := ParseProtocols(strings.Join(p, ",")); err != nil || len(back) != len(p) {
+			t.Fatalf("%q re-joined: %v, %v", p, back, err)
+		}
 	})
 }

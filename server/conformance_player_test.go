@@ -190,7 +190,20 @@ func (p *vecPlayer) http(s step) error {
 	if a, ok := s["async"].(string); ok {
 		name = a
 	}
-	c := &vecConn{cancel: cancel, done: make(chan vecResp, 1)}
+	c := &vecConn{done: make(chan vecResp, 1), cancel: func() {
+		cancel()
+		if pw != nil {
+			pw.CloseWithError(errors.New("cut"))
+		}
+	}}
+	switch {
+	case s["stream"] != nil:
+		c.kind, c.items, c.raw = "stream", newVecQueue(), &rawBuf{}
+	case s["async"] != nil:
+		c.kind = "async"
+	default:
+		defer c.cancel()
+	}
 	if name != "" {
 		p.conns[name] = c
 	}
@@ -215,15 +228,8 @@ func (p *vecPlayer) http(s step) error {
 			return err
 		}
 	}
-	if s["async"] != nil {
-		c.kind = "async"
+	if c.kind == "async" {
 		return nil
-	}
-	if s["stream"] != nil {
-		c.kind = "stream"
-		c.items, c.raw = newVecQueue(), &rawBuf{}
-	} else {
-		defer cancel()
 	}
 	var r vecResp
 	select {
@@ -270,9 +276,6 @@ func (p *vecPlayer) setHeaders(h http.Header, spec any) error {
 }
 
 func (p *vecPlayer) readStream(c *vecConn, body io.ReadCloser) {
-	for c.items == nil { // set by http() once the headers are checked
-		time.Sleep(time.Millisecond)
-	}
 	defer body.Close()
 	ep := &eventParser{emit: c.items.push}
 	buf := make([]byte, 64<<10)

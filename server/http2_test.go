@@ -121,7 +121,6 @@ func TestHTTP2Sessions(t *testing.T) {
 				}
 				socks = append(socks, s)
 			}
-			t.Log("dialed", time.Now())
 			var wg sync.WaitGroup
 			errs := make([]error, len(socks))
 			for i, s := range socks {
@@ -133,12 +132,10 @@ func TestHTTP2Sessions(t *testing.T) {
 					t.Errorf("session %d: %v", i, err)
 				}
 			}
-			t.Log("echoed", time.Now())
 			probe.check(t)
 			for _, s := range socks {
 				closeAndWait(t, s)
 			}
-			t.Log("closed", time.Now())
 		})
 	}
 }
