@@ -300,3 +300,125 @@ func TestVersionHandshake(t *testing.T) {
 	c := dialFerryWS(t, ts, "/echo/.ferry/ws?v=1,2")
 	c.Close()
 }
+
+// TestReplacedDownstream checks what a downstream gets when a newer one
+// of the same session replaces it: an event stream ends without another
+// frame, a held poll is answered at once with "h", a Ferry WebSocket is
+// closed with 4000.
+func TestReplacedDownstream(t *testing.T) {
+	g := server.NewGateway(nil, nil)
+	g.Handle("/echo", server.ServiceConfig{}, server.Echo)
+	ts := newServer(g)
+	defer ts.Close()
+	base := ts.URL + "/echo"
+	for _, carrier := range []string{"sse", "poll", "ws"} {
+		t.Run(carrier, func(t *testing.T) {
+			sid := openSession(t, base)
+			var old *http.Response
+			var oldWS *websocket.Conn
+			polled := make(chan *http.Response, 1)
+			if carrier == "poll" {
+				go func() {
+					resp, err := http.Get(base + "/.ferry/" + sid + "/poll?last=0")
+					if err != nil {
+						t.Error(err)
+					}
+					polled <- resp
+				}()
+				waitHeld(t, ts.URL, nil, "poll")
+			} else if carrier == "ws" {
+				oldWS = dialFerryWS(t, ts, "/echo/.ferry/"+sid+"/ws?last=0")
+				defer oldWS.Close()
+			} else {
+				var err error
+				old, err = http.Get(base + "/.ferry/" + sid + "/" + carrier + "?last=0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer old.Body.Close()
+				if carrier == "sse" { // wait for the stream's "o" event: it is attached
+					d := sse.NewDecoder(old.Body)
+					if ev, err := d.Next(); err != nil || !bytes.HasPrefix(ev.Data, []byte("o{")) {
+						t.Fatalf("first event %q, %v", ev.Data, err)
+					}
+				}
+			}
+			newer, err := http.Get(base + "/.ferry/" + sid + "/sse?last=0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer newer.Body.Close()
+			switch carrier {
+			case "ws":
+				for {
+					_, _, err := oldWS.ReadMessage()
+					if err != nil {
+						if !websocket.IsCloseError(err, 4000) {
+							t.Fatalf("old WebSocket ended with %v, want close 4000", err)
+						}
+						break
+					}
+				}
+			default:
+				if carrier == "poll" {
+					if old = <-polled; old == nil {
+						return
+					}
+					defer old.Body.Close()
+				}
+				rest, err := io.ReadAll(old.Body)
+				if err != nil {
+					t.Fatalf("old %s: %v", carrier, err)
+				}
+				if carrier == "poll" && string(rest) != "data: h\n\n" {
+					t.Fatalf("old poll answered %q, want a heartbeat", rest)
+				}
+				if carrier == "sse" && len(rest) != 0 {
+					t.Fatalf("old stream got %q after the new one attached, want its end", rest)
+				}
+			}
+		})
+	}
+}
+
+// TestFerryWSCreditOverrun checks that a Ferry WebSocket client sending
+// past twice its inbound credit gets its session closed with 1008 (once
+// the handler has read what came before), instead of the server's reader
+// stopping or its queue growing.
+func TestFerryWSCreditOverrun(t *testing.T) {
+	release := make(chan struct{})
+	closes := make(chan sessionClose, 1)
+	g := server.NewGateway(nil, nil)
+	g.Handle("/svc", server.ServiceConfig{Emulation: emulation.Config{InboundBytes: 64 << 10}}, func(s bytesocket.Socket) {
+		<-release
+		n := 0
+		for {
+			if _, _, err := s.Read(context.Background()); err != nil {
+				if n < (64<<10)/emulation.MessageOverhead {
+					t.Errorf("read %d messages before the close, want the queued ones first", n)
+				}
+				closes <- sessionClose{s.(*emulation.Session).ID(), bytesocket.CloseStatus(err)}
+				return
+			}
+			n++
+		}
+	})
+	ts := newServer(g)
+	defer ts.Close()
+	c := dialFerryWS(t, ts, "/svc/.ferry/ws")
+	defer c.Close()
+	for range 3 * (64 << 10) / emulation.MessageOverhead { // 1.5 x the queue past twice the credit
+		if err := c.WriteMessage(websocket.TextMessage, nil); err != nil {
+			break // the server closed the connection
+		}
+	}
+	close(release)
+	select {
+	case sc := <-closes:
+		if sc.code != bytesocket.StatusPolicyViolation {
+			t.Fatalf("handler saw %d, want 1008", sc.code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("handler never saw the close")
+	}
+}
