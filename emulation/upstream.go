@@ -19,8 +19,11 @@ func (sv *Server) ServeSend(w http.ResponseWriter, r *http.Request, sid string) 
 	defer s.Release()
 	recv, err := sv.send(w, r, s)
 	if err != nil {
-		if errors.Is(err, ErrUploadTimeout) {
-			w.Header().Set("Connection", "close") // the body was not read to its end
+		if errors.Is(err, ErrUploadTimeout) && r.ProtoMajor == 1 {
+			// The body was not read to its end. (HTTP/2 ends just the
+			// stream; "Connection: close" there would drain the whole
+			// connection, every other session's requests included.)
+			w.Header().Set("Connection", "close")
 		}
 		WriteError(w, err)
 		return

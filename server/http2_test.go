@@ -41,8 +41,11 @@ func newH2Probe(pool *x509.CertPool) *h2Probe {
 	p.tr = &http.Transport{
 		ForceAttemptHTTP2: true,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			p.dials.Add(1)
-			return (&net.Dialer{}).DialContext(ctx, network, addr)
+			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err == nil {
+				p.dials.Add(1)
+			}
+			return c, err
 		},
 	}
 	if pool != nil {
@@ -251,6 +254,27 @@ func TestHTTP2UploadTimeout(t *testing.T) {
 		t.Fatalf("event stream after the 408: %v", err)
 	}
 	probe.check(t)
+}
+
+// TestH2CConfig checks the h2c key: a boolean, and only without TLS.
+func TestH2CConfig(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"h2c: true\n", ""},
+		{"h2c: false\n", ""},
+		{"h2c: yes please\n", `f.yaml:1: h2c: "yes please" is not true or false`},
+		{"h2c: true\ntls:\n  cert: c.pem\n  key: k.pem\n", "f.yaml: h2c: only without tls (over TLS, HTTP/2 is negotiated by ALPN)"},
+	} {
+		cfg, err := server.ParseConfig("f.yaml", []byte(tc.yaml))
+		got := ""
+		if err != nil {
+			got = err.Error()
+		} else if cfg.H2C != strings.Contains(tc.yaml, "true") {
+			got = fmt.Sprintf("H2C = %v", cfg.H2C)
+		}
+		if got != tc.want {
+			t.Errorf("%q: got %q, want %q", tc.yaml, got, tc.want)
+		}
+	}
 }
 
 // serveH2 serves g with Gateway.Serve on a TLS listener that offers h2

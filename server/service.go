@@ -223,7 +223,9 @@ func (h *Service) offered(transport string) func(http.Handler) http.Handler {
 func refuseGETBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && hasBody(r) {
-			w.Header().Set("Connection", "close")
+			if r.ProtoMajor == 1 { // HTTP/2 frames bodies: nothing to smuggle, no connection to end
+				w.Header().Set("Connection", "close")
+			}
 			writeStatus(w, http.StatusBadRequest, errGETBody.Error())
 			return
 		}
