@@ -8,9 +8,11 @@
 // order. A session ends with a close code and reason ([CloseError]); an
 // abnormal loss reads as [StatusAbnormalClosure].
 //
-// [NetConn] adapts a Socket to a net.Conn byte stream for TCP proxying, and
-// [AppendText], [AppendBinary] and [ParseFrame] are the codec used where only
-// text can travel (an event stream, a text/plain POST body).
+// [NetConn] adapts a Socket to a net.Conn byte stream for TCP proxying.
+// How messages travel is not this package's concern: the wire formats
+// (the text codec used where only text can travel, among others) are in
+// package wire, which uses this package's [ErrInvalidUTF8] and
+// [ErrMessageTooBig].
 //
 // Package sockettest holds the conformance suite every Socket
 // implementation passes, and Pipe, an in-memory Socket pair for tests.

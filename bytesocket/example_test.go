@@ -9,26 +9,6 @@ import (
 	"github.com/ferrygw/ferry/bytesocket/sockettest"
 )
 
-func ExampleAppendFrame() {
-	text := bytesocket.AppendFrame(nil, bytesocket.Text, []byte("line 1\r\nline 2 \\o/"))
-	binary := bytesocket.AppendFrame(nil, bytesocket.Binary, []byte{0x00, 0x01, 0xfe, 0xff})
-	fmt.Printf("%s\n%s\n", text, binary)
-	// Output:
-	// tline 1\r\nline 2 \\o/
-	// bAAH+/w==
-}
-
-func ExampleParseFrame() {
-	typ, p, err := bytesocket.ParseFrame([]byte(`tdata: x\n\nid: 3`))
-	fmt.Printf("%s %q %v\n", typ, p, err)
-
-	_, _, err = bytesocket.ParseFrame([]byte(`tan unknown \x escape`))
-	fmt.Println(err)
-	// Output:
-	// text "data: x\n\nid: 3" <nil>
-	// bytesocket: malformed frame
-}
-
 func ExampleCloseStatus() {
 	err := fmt.Errorf("relay: %w", bytesocket.CloseError{Code: bytesocket.StatusGoingAway, Reason: "server shutting down"})
 	fmt.Println(bytesocket.CloseStatus(err))

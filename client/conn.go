@@ -14,6 +14,7 @@ import (
 
 	"github.com/ferrygw/ferry/bytesocket"
 	"github.com/ferrygw/ferry/emulation"
+	"github.com/ferrygw/ferry/wire"
 	"github.com/gorilla/websocket"
 )
 
@@ -23,7 +24,7 @@ type Conn struct {
 	*emulation.Channel
 	base   *url.URL
 	o      *Options
-	info   emulation.OpenInfo
+	info   wire.OpenInfo
 	header http.Header
 
 	transport atomic.Value // string
@@ -35,12 +36,12 @@ type Conn struct {
 	dropCur   context.CancelFunc // ends the current carrier
 	interrupt bool               // drop the next carrier at once
 
-	evFrames []emulation.Frame // handleEvent's scratch (one carrier at a time)
+	evFrames []wire.Frame // handleEvent's scratch (one carrier at a time)
 }
 
 var _ bytesocket.Socket = (*Conn)(nil)
 
-func newConn(base *url.URL, o *Options, info emulation.OpenInfo, header http.Header) *Conn {
+func newConn(base *url.URL, o *Options, info wire.OpenInfo, header http.Header) *Conn {
 	ch := emulation.NewChannel(emulation.Config{
 		MaxMessageBytes: info.MaxMessage,
 		WindowBytes:     info.WindowBytes,

@@ -15,6 +15,7 @@ import (
 	"github.com/ferrygw/ferry/bytesocket"
 	"github.com/ferrygw/ferry/emulation"
 	"github.com/ferrygw/ferry/internal/wsnative"
+	"github.com/ferrygw/ferry/wire"
 	"github.com/gorilla/websocket"
 )
 
@@ -181,7 +182,7 @@ func dialHTTP(ctx context.Context, base *url.URL, o *Options) (bytesocket.Socket
 	if resp.StatusCode != http.StatusOK {
 		return nil, httpErr(resp, nil)
 	}
-	var info emulation.OpenInfo
+	var info wire.OpenInfo
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&info); err != nil {
 		return nil, fmt.Errorf("client: bad open response: %w", err)
 	}

@@ -2,7 +2,9 @@
 // service over the Ferry WebSocket, SSE+POST, long-poll, or plain RFC 6455,
 // and returns a bytesocket.Socket. Except in plain mode, the session
 // survives dropped connections: the client resumes on any transport and
-// nothing is lost, duplicated or reordered (docs/PROTOCOL.md).
+// nothing is lost, duplicated or reordered (docs/PROTOCOL.md). Frames,
+// event streams and Ferry WebSocket messages are read and written with
+// package wire, as the server does.
 package client
 
 // versions lists the protocol versions the client speaks, sent as the v

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/ferrygw/ferry/emulation"
-	"github.com/ferrygw/ferry/sse"
+	"github.com/ferrygw/ferry/wire"
 )
 
 const ackDelay = 50 * time.Millisecond
@@ -85,7 +85,7 @@ func (c *Conn) upstream(ctx context.Context, leg *emulation.Leg) error {
 }
 
 // postRetry sends frames until the server takes them.
-func (c *Conn) postRetry(ctx context.Context, frames []emulation.Frame) error {
+func (c *Conn) postRetry(ctx context.Context, frames []wire.Frame) error {
 	var body []byte
 	for i := range frames {
 		body = append(frames[i].AppendText(body), '\n')
@@ -108,7 +108,7 @@ func (c *Conn) postRetry(ctx context.Context, frames []emulation.Frame) error {
 	}
 }
 
-func (c *Conn) post(ctx context.Context, frames []emulation.Frame, body []byte) (uint64, error) {
+func (c *Conn) post(ctx context.Context, frames []wire.Frame, body []byte) (uint64, error) {
 	u := *c.base
 	u.Path += "/.ferry/" + c.info.Session + "/send"
 	q := url.Values{"ack": {strconv.FormatUint(c.Received(), 10)}}
@@ -134,10 +134,10 @@ func (c *Conn) post(ctx context.Context, frames []emulation.Frame, body []byte) 
 	if err != nil {
 		return 0, err
 	}
-	if len(p) < 2 || p[0] != emulation.KindAck {
+	if len(p) < 2 || p[0] != wire.KindAck {
 		return 0, fmt.Errorf("client: bad send response %q", p)
 	}
-	n, ok := emulation.ParseUint(string(bytes.TrimSpace(p[1:])))
+	n, ok := wire.ParseUint(string(bytes.TrimSpace(p[1:])))
 	if !ok {
 		return 0, fmt.Errorf("client: bad send response %q", p)
 	}
@@ -175,7 +175,7 @@ func (c *Conn) downstream(ctx context.Context, t string) (bool, error) {
 	u.Path += "/.ferry/" + c.info.Session + "/" + op
 	u.RawQuery, u.Fragment = "", ""
 	prefix := u.String() + "?last="
-	dec := sse.NewDecoder(nil) // one buffer for every request of this carrier
+	dec := wire.NewEventDecoder(nil) // one buffer for every request of this carrier
 	for {
 		err := c.getStream(ctx, prefix+strconv.FormatUint(c.Received(), 10), dec)
 		if err == nil {
@@ -192,7 +192,7 @@ func (c *Conn) downstream(ctx context.Context, t string) (bool, error) {
 var errDone = errors.New("client: session done")
 
 // getStream runs one downstream request; nil means open the next one.
-func (c *Conn) getStream(ctx context.Context, u string, dec *sse.Decoder) error {
+func (c *Conn) getStream(ctx context.Context, u string, dec *wire.EventDecoder) error {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u, nil)
@@ -243,7 +243,7 @@ func (c *Conn) afterStream() error {
 // again means open the next request now.
 func (c *Conn) handleEvent(ctx context.Context, id string, data []byte) (again bool, err error) {
 	if len(data) == 0 {
-		return false, emulation.ErrBadFrame
+		return false, wire.ErrBadFrame
 	}
 	frames := c.evFrames[:0]
 	defer func() {
@@ -257,22 +257,22 @@ func (c *Conn) handleEvent(ctx context.Context, id string, data []byte) (again b
 		if i := bytes.IndexByte(data, '\n'); i >= 0 {
 			line, data = data[:i], data[i+1:]
 			if len(data) == 0 {
-				return false, emulation.ErrBadFrame // an empty last line
+				return false, wire.ErrBadFrame // an empty last line
 			}
 		} else {
 			data = nil
 		}
 		if len(line) == 0 {
-			return false, emulation.ErrBadFrame
+			return false, wire.ErrBadFrame
 		}
 		switch line[0] {
-		case emulation.KindHeartbeat, emulation.KindOpen:
+		case wire.KindHeartbeat, wire.KindOpen:
 			continue
-		case emulation.KindReconnect:
+		case wire.KindReconnect:
 			again = true
 			continue
 		}
-		f, err := emulation.ParseSequenced(line)
+		f, err := wire.ParseSequenced(line)
 		if err != nil {
 			return false, err
 		}
@@ -281,9 +281,9 @@ func (c *Conn) handleEvent(ctx context.Context, id string, data []byte) (again b
 	if len(frames) == 0 {
 		return again, nil
 	}
-	last, ok := emulation.ParseUint(id)
+	last, ok := wire.ParseUint(id)
 	if !ok || last < uint64(len(frames)) {
-		return false, emulation.ErrBadFrame
+		return false, wire.ErrBadFrame
 	}
 	first := last - uint64(len(frames)) + 1
 	if last <= c.Received() {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ferrygw/ferry/bytesocket"
 	"github.com/ferrygw/ferry/emulation"
+	"github.com/ferrygw/ferry/wire"
 )
 
 // TestHandleEvent checks the reading of event-stream and long-poll events
@@ -15,7 +16,7 @@ import (
 // to the event id, frames already received skipped, a trailing r asking
 // for the next request, and malformed events refused.
 func TestHandleEvent(t *testing.T) {
-	c := newConn(&url.URL{}, &Options{}, emulation.OpenInfo{MaxMessage: 1 << 20, WindowBytes: 1 << 20}, nil)
+	c := newConn(&url.URL{}, &Options{}, wire.OpenInfo{MaxMessage: 1 << 20, WindowBytes: 1 << 20}, nil)
 	ctx := context.Background()
 	steps := []struct {
 		id, data string
@@ -47,12 +48,12 @@ func TestHandleEvent(t *testing.T) {
 		id, data string
 		want     error
 	}{
-		{"", "", emulation.ErrBadFrame},
-		{"8", "tx\n\nty", emulation.ErrBadFrame},  // an empty line
-		{"7", "tx\n", emulation.ErrBadFrame},      // a trailing empty line
-		{"1", "tx\nty", emulation.ErrBadFrame},    // fewer numbers than frames
-		{"", "tx", emulation.ErrBadFrame},         // a sequenced frame without an id
-		{"7", "x7", emulation.ErrBadFrame},        // an unknown kind
+		{"", "", wire.ErrBadFrame},
+		{"8", "tx\n\nty", wire.ErrBadFrame},       // an empty line
+		{"7", "tx\n", wire.ErrBadFrame},           // a trailing empty line
+		{"1", "tx\nty", wire.ErrBadFrame},         // fewer numbers than frames
+		{"", "tx", wire.ErrBadFrame},              // a sequenced frame without an id
+		{"7", "x7", wire.ErrBadFrame},             // an unknown kind
 		{"9", "tx", emulation.ErrSeqGap},          // 7 and 8 missing
 		{"7", "t\xff", bytesocket.ErrInvalidUTF8}, // the session is then failed by the caller
 	} {

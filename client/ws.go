@@ -10,6 +10,7 @@ import (
 	"github.com/ferrygw/ferry/bytesocket"
 	"github.com/ferrygw/ferry/emulation"
 	"github.com/ferrygw/ferry/internal/ferryws"
+	"github.com/ferrygw/ferry/wire"
 	"github.com/gorilla/websocket"
 )
 
@@ -33,17 +34,17 @@ func dialFerryWS(ctx context.Context, base *url.URL, o *Options) (bytesocket.Soc
 }
 
 // readOpen reads the "o" control frame that starts every Ferry WebSocket.
-func readOpen(conn *websocket.Conn) (emulation.OpenInfo, error) {
-	var info emulation.OpenInfo
+func readOpen(conn *websocket.Conn) (wire.OpenInfo, error) {
+	var info wire.OpenInfo
 	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	typ, p, err := conn.ReadMessage()
 	if err != nil {
 		return info, err
 	}
 	_ = conn.SetReadDeadline(time.Time{})
-	m, err := ferryws.Parse(typ, p, len(p))
+	m, err := wire.ParseWSMessage(bytesocket.MessageType(typ), p, len(p))
 	if err != nil || m.Open == nil {
-		return info, fmt.Errorf("client: expected an open frame: %w", emulation.ErrBadFrame)
+		return info, fmt.Errorf("client: expected an open frame: %w", wire.ErrBadFrame)
 	}
 	if err := json.Unmarshal(m.Open, &info); err != nil {
 		return info, fmt.Errorf("client: bad open frame: %w", err)
@@ -97,7 +98,7 @@ func (c *Conn) carryWS(ctx context.Context, conn *websocket.Conn) (bool, error) 
 		if err == emulation.ErrSessionDone {
 			// Acknowledge the server's close frame so it forgets the session now.
 			_ = conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
-			_ = ferryws.WriteBatch(conn, emulation.Batch{Ack: c.Received()})
+			_ = ferryws.WriteBatch(conn, wire.Batch{Ack: c.Received()})
 			_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""), time.Now().Add(time.Second))
 		}
 		if err != nil {

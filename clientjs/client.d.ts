@@ -22,6 +22,9 @@ declare namespace Ferry {
     FileReader?: typeof FileReader | null;
     TextEncoder?: typeof TextEncoder | null;
     TextDecoder?: typeof TextDecoder | null;
+    /** Reads event streams when fetchStream allows it (with AbortController and TextDecoder). */
+    fetch?: ((input: string, init?: RequestInit) => Promise<Response>) | null;
+    AbortController?: typeof AbortController | null;
     URL?: typeof URL | null;
     EventTarget?: typeof EventTarget | null;
     Event?: typeof Event | null;
@@ -54,8 +57,15 @@ declare namespace Ferry {
     remember?: boolean;
     /** Send cookies on cross-origin HTTP requests. Default false. */
     withCredentials?: boolean;
-    /** Read event streams with EventSource when present (else XHR streaming). Default true. */
+    /** Read event streams with EventSource when present (else fetch or XHR streaming). Default true. */
     eventSource?: boolean;
+    /**
+     * Read event streams with fetch and a streamed body: true prefers it to EventSource, false never
+     * uses it; "auto" uses it where EventSource is absent or turned off, in place of XHR streaming.
+     * It needs fetch, AbortController and TextDecoder; a response without a readable body falls
+     * back to XHR streaming. Default "auto".
+     */
+    fetchStream?: boolean | 'auto';
     /** Browser globals to use instead of the real ones. */
     env?: Env;
   }

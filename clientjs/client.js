@@ -51,7 +51,8 @@
     maxBatchBytes: 0, // 0: up to the server's maxBodyBytes
     remember: true, // keep the transport that worked in sessionStorage
     withCredentials: false, // cookies on cross-origin HTTP requests
-    eventSource: true, // use EventSource when present (else XHR streaming)
+    eventSource: true, // use EventSource when present (else fetch or XHR streaming)
+    fetchStream: 'auto', // read event streams with fetch (see streamReader): true, false or 'auto'
     env: {}
   };
 
@@ -125,7 +126,8 @@
   // override any of them; a key set to null means "absent".
   var ENV_KEYS = ['WebSocket', 'EventSource', 'XMLHttpRequest', 'setTimeout', 'clearTimeout',
     'sessionStorage', 'location', 'Blob', 'FileReader', 'TextEncoder', 'TextDecoder', 'URL',
-    'EventTarget', 'Event', 'MessageEvent', 'CloseEvent', 'DOMException', 'random', 'queueMicrotask'];
+    'EventTarget', 'Event', 'MessageEvent', 'CloseEvent', 'DOMException', 'random', 'queueMicrotask',
+    'fetch', 'AbortController'];
 
   var nativeWebSocket = root.WebSocket || null; // kept when install() replaces it
 
@@ -1422,6 +1424,7 @@
     });
     this.es = null;
     this.req = null;
+    this.fetchAbort = null; // the AbortController of a fetch stream
     this.gotFirst = false;
   }
   SSECarrier.prototype = Object.create(Carrier.prototype);
@@ -1453,11 +1456,34 @@
       self.fail({buffered: true});
     });
     this.watch();
-    if (s.env.EventSource && s.opts.eventSource) {
+    switch (this.streamReader()) {
+    case 'eventsource':
       this.openEventSource(url);
-    } else {
+      break;
+    case 'fetch':
+      this.openFetch(url);
+      break;
+    default:
       this.openStream(url);
     }
+  };
+
+  // streamReader picks how a leg reads its event stream: "eventsource",
+  // "fetch" or "xhr". fetch streaming needs fetch, AbortController and
+  // TextDecoder (and, known only once a response is in, a body with
+  // getReader; without one the session falls back to XHR). fetchStream
+  // true prefers it to EventSource, false never uses it; "auto" uses it
+  // in place of XHR streaming, whose progress events Chromium throttles,
+  // and leaves EventSource where that is on.
+  SSECarrier.prototype.streamReader = function () {
+    var s = this.s, env = s.env, mode = s.opts.fetchStream;
+    var es = !!env.EventSource && !!s.opts.eventSource;
+    var canFetch = mode !== false && !s.noFetchStream && typeof env.fetch === 'function' &&
+      typeof env.AbortController === 'function' && typeof env.TextDecoder === 'function';
+    if (canFetch && (mode === true || !es)) {
+      return 'fetch';
+    }
+    return es ? 'eventsource' : 'xhr';
   };
 
   SSECarrier.prototype.watch = function () {
@@ -1521,6 +1547,81 @@
     });
   };
 
+  // openFetch reads the event stream with fetch: the same GET as XHR
+  // streaming (CORS-simple, last= in the query), its body decoded by a
+  // streaming TextDecoder (a UTF-8 sequence may straddle two chunks) and
+  // fed to the same StreamParser. stop() aborts it through the
+  // AbortController; callbacks of an aborted or replaced read are ignored.
+  SSECarrier.prototype.openFetch = function (url) {
+    var self = this, s = this.s, env = s.env, fetchFn = env.fetch, ac, decoder, reader, parser;
+    try {
+      ac = new env.AbortController();
+      decoder = new env.TextDecoder('utf-8');
+    } catch (e) {
+      s.noFetchStream = true;
+      this.openStream(url);
+      return;
+    }
+    parser = new StreamParser(function (data, id, hadId) {
+      self.event(data, id, hadId);
+    });
+    this.parser = parser;
+    this.fetchAbort = ac;
+    function current() {
+      return !self.dead && self.parser === parser;
+    }
+    function ended(status) {
+      if (current()) {
+        self.stop();
+        if (status === 200 && self.gotFirst) {
+          self.leg(); // the stream ended: open the next one
+        } else {
+          self.fail({status: status});
+        }
+      }
+    }
+    function failed() {
+      ended(0);
+    }
+    function read(r) {
+      if (!current()) {
+        return;
+      }
+      if (r.done) {
+        ended(200);
+        return;
+      }
+      parser.feed(decoder.decode(r.value, {stream: true}));
+      if (current()) {
+        reader.read().then(read, failed);
+      }
+    }
+    function answered(res) {
+      if (!current()) {
+        return;
+      }
+      if (res.status !== 200) {
+        ended(res.status);
+      } else if (!res.body || typeof res.body.getReader !== 'function') {
+        s.noFetchStream = true; // fetch without streams: XHR from now on
+        self.stop();
+        self.openStream(url);
+      } else {
+        reader = res.body.getReader();
+        reader.read().then(read, failed);
+      }
+    }
+    try {
+      // fetch is called unbound: a browser's refuses another this.
+      fetchFn(url, {
+        method: 'GET', signal: ac.signal,
+        credentials: s.opts.withCredentials ? 'include' : 'same-origin'
+      }).then(answered, failed);
+    } catch (e) {
+      this.t.set('first', 0, failed);
+    }
+  };
+
   SSECarrier.prototype.event = function (data, id, hadId) {
     if (this.dead) {
       return;
@@ -1547,9 +1648,10 @@
   };
 
   SSECarrier.prototype.stop = function () {
-    var es = this.es, req = this.req;
+    var es = this.es, req = this.req, ac = this.fetchAbort;
     this.es = null;
     this.req = null;
+    this.fetchAbort = null;
     if (this.parser) {
       this.parser.stopped = true;
       this.parser = null;
@@ -1564,6 +1666,13 @@
     }
     if (req) {
       req.abort();
+    }
+    if (ac) {
+      try {
+        ac.abort();
+      } catch (e) {
+        // ignore
+      }
     }
   };
 
@@ -1700,6 +1809,7 @@
     this.attempt = 0;
     this.carrier = null;
     // downstream
+    this.noFetchStream = false; // a fetch answered without a readable body: read streams with XHR
     this.recv = 0; // last processed sequenced frame
     this.ackSent = 0; // highest number acknowledged to the server
     this.unackedFrames = 0;

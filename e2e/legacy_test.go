@@ -14,11 +14,12 @@ var legacyLevels = []struct {
 	name    string
 	deleted []string
 	// stream is the resource type Chromium reports for the event stream:
-	// EventSource when the client uses it, XHR for XHR streaming.
+	// EventSource when the client uses it, Fetch for fetch streaming, XHR
+	// for XHR streaming.
 	stream string
 }{
 	{"no-websocket", []string{"WebSocket"}, "EventSource"},
-	{"no-eventsource", []string{"WebSocket", "EventSource"}, "XHR"},
+	{"no-eventsource", []string{"WebSocket", "EventSource"}, "Fetch"},
 	{"no-fetch-promise-textencoder", []string{"WebSocket", "EventSource", "fetch", "Promise",
 		"TextEncoder", "TextDecoder"}, "XHR"},
 	// Beyond the list: what an XHR-only engine lacks besides.

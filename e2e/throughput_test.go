@@ -64,13 +64,13 @@ type burstPage struct {
 }
 
 // TestThroughputBurst streams a burst of binary messages of every size
-// from 4 to 254 bytes down each transport (the event stream read both by
-// EventSource and by XHR streaming) and checks that every message arrives
-// once, in order and intact, with no error. The retention window is
-// small (256 messages, 64 KiB) and the burst 20,000 messages (2.5 MB), so
-// the burst finishes only if the client acknowledges as it reads. It logs
-// the rates, which are measurements, not assertions (the server runs
-// under -race in CI).
+// from 4 to 254 bytes down each transport (the event stream read by
+// EventSource, by XHR streaming and by fetch streaming) and checks that
+// every message arrives once, in order and intact, with no error. The
+// retention window is small (256 messages, 64 KiB) and the burst 20,000
+// messages (2.5 MB), so the burst finishes only if the client
+// acknowledges as it reads. It logs the rates, which are measurements,
+// not assertions (the server runs under -race in CI).
 func TestThroughputBurst(t *testing.T) {
 	needBrowser(t)
 	g := server.NewGateway([]string{env.pagesURL}, logger())
@@ -84,16 +84,18 @@ func TestThroughputBurst(t *testing.T) {
 		name        string
 		transport   string
 		eventSource bool
+		fetchStream any
 	}{
-		{"websocket", "websocket", true},
-		{"sse", "sse", true},
-		{"sse-xhr", "sse", false},
-		{"longpoll", "longpoll", true},
+		{"websocket", "websocket", true, "auto"},
+		{"sse", "sse", true, false},
+		{"sse-xhr", "sse", false, false},
+		{"sse-fetch", "sse", false, true},
+		{"longpoll", "longpoll", true, "auto"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tb.open(env.pagesURL + "/e2e/throughput.html")
-			eval[any](tb, fmt.Sprintf(`Burst.start({url: %q, transports: [%q], eventSource: %v, n: %d}), 0`,
-				"ws://"+addr+"/burst", tc.transport, tc.eventSource, throughputMessages))
+			eval[any](tb, fmt.Sprintf(`Burst.start({url: %q, transports: [%q], eventSource: %v, fetchStream: %#v, n: %d}), 0`,
+				"ws://"+addr+"/burst", tc.transport, tc.eventSource, tc.fetchStream, throughputMessages))
 			st := pollPage[burstPage](tb, "Burst.state()", 3*time.Minute, func(p burstPage) bool { return p.Done })
 			switch {
 			case !st.Done:

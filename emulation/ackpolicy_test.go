@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ferrygw/ferry/bytesocket"
+	"github.com/ferrygw/ferry/wire"
 )
 
 // TestAckPolicy checks PROTOCOL.md §7's rule for pure acknowledgements on
@@ -22,10 +23,10 @@ func TestAckPolicy(t *testing.T) {
 			t.Fatal(err)
 		}
 		leg.SetAckPolicy(AckPolicy{Frames: 4, Bytes: 1 << 20, Delay: 250 * time.Millisecond})
-		f := SharedFrame(bytesocket.Text, []byte("m"))
+		f := wire.SharedFrame(bytesocket.Text, []byte("m"))
 		deliver := func(first uint64, n int) {
 			t.Helper()
-			frames := make([]Frame, n)
+			frames := make([]wire.Frame, n)
 			for i := range frames {
 				frames[i] = f
 			}

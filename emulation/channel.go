@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ferrygw/ferry/bytesocket"
+	"github.com/ferrygw/ferry/wire"
 )
 
 // Channel is one end of a reliable message stream: it numbers outbound
@@ -21,9 +22,9 @@ type Channel struct {
 	wake   chan struct{} // closed on the next state change; nil until someone waits
 	wakeIn chan struct{} // the same, but not closed by new outbound frames
 
-	out      fifo[Frame] // retained outbound frames, ascending contiguous Seq
-	sent     uint64      // highest outbound Seq assigned
-	acked    uint64      // highest outbound Seq the peer acknowledged
+	out      fifo[wire.Frame] // retained outbound frames, ascending contiguous Seq
+	sent     uint64           // highest outbound Seq assigned
+	acked    uint64           // highest outbound Seq the peer acknowledged
 	outBytes int
 
 	recv     uint64 // highest inbound Seq delivered to inq
@@ -122,7 +123,7 @@ func (c *Channel) Write(ctx context.Context, typ bytesocket.MessageType, p []byt
 		return err
 	}
 	data := append([]byte(nil), p...)
-	return c.WriteFrame(ctx, Frame{Kind: kindOf(typ), Data: data})
+	return c.WriteFrame(ctx, wire.Frame{Kind: wire.KindOf(typ), Data: data})
 }
 
 func (c *Channel) checkMessage(typ bytesocket.MessageType, p []byte) error {
@@ -140,14 +141,14 @@ func (c *Channel) checkMessage(typ bytesocket.MessageType, p []byte) error {
 
 // WriteFrame queues a text or binary frame whose Data the caller will not
 // modify again (so it can be shared, as a broadcast does). Seq is assigned.
-func (c *Channel) WriteFrame(ctx context.Context, f Frame) error {
+func (c *Channel) WriteFrame(ctx context.Context, f wire.Frame) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for {
 		if err := c.writeErr(); err != nil {
 			return err
 		}
-		if c.hasRoom(f.size()) {
+		if c.hasRoom(frameSize(&f)) {
 			c.push(f)
 			c.counters.Out(len(f.Data))
 			return nil
@@ -164,7 +165,7 @@ func (c *Channel) WriteFrame(ctx context.Context, f Frame) error {
 // byte limit at the size of the largest frame), and beyond that it
 // returns false having queued only the frames before. A broadcast uses it
 // to fan messages out without a goroutine per subscriber.
-func (c *Channel) TryWriteFrames(frames []Frame, slack int) (bool, error) {
+func (c *Channel) TryWriteFrames(frames []wire.Frame, slack int) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.writeErr(); err != nil {
@@ -177,7 +178,7 @@ func (c *Channel) TryWriteFrames(frames []Frame, slack int) (bool, error) {
 		}
 	}()
 	for _, f := range frames {
-		n := f.size()
+		n := frameSize(&f)
 		if !c.hasRoom(n) && (c.out.len() >= c.cfg.WindowMessages+slack ||
 			c.outBytes+n > c.cfg.WindowBytes+slack*max(n, 1)) {
 			return false, nil
@@ -201,6 +202,10 @@ func (c *Channel) writeErr() error {
 	return nil
 }
 
+// frameSize is what a frame counts against the retention window: its
+// payload.
+func frameSize(f *wire.Frame) int { return len(f.Data) }
+
 func (c *Channel) hasRoom(n int) bool {
 	if c.out.len() == 0 {
 		return true
@@ -210,17 +215,17 @@ func (c *Channel) hasRoom(n int) bool {
 
 // push appends f as the next outbound frame and wakes the carrier. c.mu
 // must be held.
-func (c *Channel) push(f Frame) {
+func (c *Channel) push(f wire.Frame) {
 	c.append(f)
 	c.changedOut()
 }
 
 // append appends f as the next outbound frame. c.mu must be held.
-func (c *Channel) append(f Frame) {
+func (c *Channel) append(f wire.Frame) {
 	c.sent++
 	f.Seq = c.sent
 	c.out.push(f)
-	c.outBytes += f.size()
+	c.outBytes += frameSize(&f)
 }
 
 // Close sends a close frame with code and reason. See bytesocket.Socket.
@@ -244,7 +249,7 @@ func (c *Channel) Close(code bytesocket.StatusCode, reason string) error {
 // sendClose queues our close frame, bypassing the window. c.mu held.
 func (c *Channel) sendClose(code bytesocket.StatusCode, reason string) {
 	c.localClosed = true
-	c.push(Frame{Kind: KindClose, Code: code, Data: []byte(reason)})
+	c.push(wire.Frame{Kind: wire.KindClose, Code: code, Data: []byte(reason)})
 	c.closeSeq = c.sent
 }
 
@@ -320,7 +325,7 @@ func (c *Channel) ack(n uint64) error {
 	out := c.out.items()
 	k := 0
 	for k < len(out) && out[k].Seq <= n {
-		c.outBytes -= out[k].size()
+		c.outBytes -= frameSize(&out[k])
 		k++
 	}
 	c.out.pop(k)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ferrygw/ferry/bytesocket"
+	"github.com/ferrygw/ferry/wire"
 )
 
 func mustWrite(t *testing.T, c *Channel, s string) {
@@ -97,7 +98,7 @@ func TestOversizeMessageAdmittedAlone(t *testing.T) {
 func TestDeliverDedupAndGap(t *testing.T) {
 	c := NewChannel(Config{})
 	ctx := context.Background()
-	fs := []Frame{{Kind: KindText, Data: []byte("1")}, {Kind: KindText, Data: []byte("2")}}
+	fs := []wire.Frame{{Kind: wire.KindText, Data: []byte("1")}, {Kind: wire.KindText, Data: []byte("2")}}
 	if r, err := c.Deliver(ctx, 1, fs); err != nil || r != 2 {
 		t.Fatalf("Deliver = %d, %v", r, err)
 	}
@@ -105,7 +106,7 @@ func TestDeliverDedupAndGap(t *testing.T) {
 	if r, err := c.Deliver(ctx, 1, fs); err != nil || r != 2 {
 		t.Fatalf("retried Deliver = %d, %v", r, err)
 	}
-	more := []Frame{{Kind: KindText, Data: []byte("2")}, {Kind: KindText, Data: []byte("3")}}
+	more := []wire.Frame{{Kind: wire.KindText, Data: []byte("2")}, {Kind: wire.KindText, Data: []byte("3")}}
 	if r, err := c.Deliver(ctx, 2, more); err != nil || r != 3 {
 		t.Fatalf("overlapping Deliver = %d, %v", r, err)
 	}
@@ -183,16 +184,16 @@ func TestAbortReportsCode(t *testing.T) {
 // overflows reports it, having queued the frames before the overflow.
 func TestTryWriteFramesSlack(t *testing.T) {
 	c := NewChannel(Config{WindowBytes: 1 << 20, WindowMessages: 4})
-	f := SharedFrame(bytesocket.Binary, []byte("x"))
-	ok, err := c.TryWriteFrames([]Frame{f, f, f}, 2)
+	f := wire.SharedFrame(bytesocket.Binary, []byte("x"))
+	ok, err := c.TryWriteFrames([]wire.Frame{f, f, f}, 2)
 	if !ok || err != nil {
 		t.Fatalf("3 frames into an empty window of 4: %v %v", ok, err)
 	}
-	ok, err = c.TryWriteFrames([]Frame{f, f, f}, 2) // 4 fill the window, 2 are slack
+	ok, err = c.TryWriteFrames([]wire.Frame{f, f, f}, 2) // 4 fill the window, 2 are slack
 	if !ok || err != nil {
 		t.Fatalf("window plus slack: %v %v", ok, err)
 	}
-	ok, err = c.TryWriteFrames([]Frame{f, f}, 2)
+	ok, err = c.TryWriteFrames([]wire.Frame{f, f}, 2)
 	if ok || err != nil {
 		t.Fatalf("beyond the slack: ok=%v err=%v, want false, nil", ok, err)
 	}
@@ -210,7 +211,7 @@ func TestTryWriteFramesSlack(t *testing.T) {
 	if err := c.Ack(6); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := c.TryWriteFrames([]Frame{f}, 0); !ok || err != nil {
+	if ok, err := c.TryWriteFrames([]wire.Frame{f}, 0); !ok || err != nil {
 		t.Fatalf("after the ack: %v %v", ok, err)
 	}
 }

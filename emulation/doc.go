@@ -12,7 +12,9 @@
 // attach ends the previous one.
 //
 // Downstream carriers (package sse, package longpoll, the resumable
-// WebSocket in package server) implement [Downstream]. The wire protocol is
+// WebSocket in package server) implement [Downstream]. What travels is
+// package wire's: a channel queues and delivers wire.Frame values, and a
+// leg hands its carrier a wire.Batch to encode. The wire protocol is
 // specified in docs/PROTOCOL.md.
 //
 // # Concurrency

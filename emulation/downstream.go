@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/ferrygw/ferry/bytesocket"
+	"github.com/ferrygw/ferry/wire"
 )
 
 // Downstream is a carrier that streams a session's frames in an HTTP
@@ -19,15 +20,15 @@ type Downstream interface {
 	// ServeFinal answers a downstream request with the carrier's usual
 	// response holding only b, after which the session is over (a resume
 	// outside the retention window, see OutsideWindow).
-	ServeFinal(w http.ResponseWriter, r *http.Request, b Batch)
+	ServeFinal(w http.ResponseWriter, r *http.Request, b wire.Batch)
 }
 
 // OutsideWindow is what every carrier answers a resume after last that
 // falls outside the retention window (PROTOCOL.md §5.1): one sequenced
 // frame, "c4010 resume outside retention window", numbered last+1. The
 // session has failed with 4010 already.
-func OutsideWindow(last uint64) Batch {
-	return Batch{Frames: []Frame{{Seq: last + 1, Kind: KindClose, Code: bytesocket.StatusResumeOutsideWindow,
+func OutsideWindow(last uint64) wire.Batch {
+	return wire.Batch{Frames: []wire.Frame{{Seq: last + 1, Kind: wire.KindClose, Code: bytesocket.StatusResumeOutsideWindow,
 		Data: []byte("resume outside retention window")}}}
 }
 

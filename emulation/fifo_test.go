@@ -3,6 +3,8 @@ package emulation
 import (
 	"slices"
 	"testing"
+
+	"github.com/ferrygw/ferry/wire"
 )
 
 // TestFifo checks order, and that the array is reused, compacted and
@@ -43,12 +45,12 @@ func TestFifo(t *testing.T) {
 // TestFifoSteadyStateNoAlloc checks that one push and one pop at a time
 // allocate nothing once the queue has its array.
 func TestFifoSteadyStateNoAlloc(t *testing.T) {
-	var q fifo[Frame]
-	q.push(Frame{})
+	var q fifo[wire.Frame]
+	q.push(wire.Frame{})
 	q.pop(1)
 	if n := testing.AllocsPerRun(100, func() {
-		q.push(Frame{Seq: 1})
-		q.push(Frame{Seq: 2})
+		q.push(wire.Frame{Seq: 1})
+		q.push(wire.Frame{Seq: 2})
 		q.pop(2)
 	}); n != 0 {
 		t.Fatalf("%v allocations per push/pop pair, want 0", n)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/ferrygw/ferry/bytesocket"
+	"github.com/ferrygw/ferry/wire"
 )
 
 // MessageOverhead is what each inbound message costs against
@@ -23,11 +24,11 @@ func inCost(n int) int { return n + MessageOverhead }
 // finished channel only a retry of frames already delivered succeeds:
 // the retry of a client's close frame whose answer was lost may carry the
 // acknowledgement that finished the session.
-func (c *Channel) Deliver(ctx context.Context, first uint64, frames []Frame) (uint64, error) {
+func (c *Channel) Deliver(ctx context.Context, first uint64, frames []wire.Frame) (uint64, error) {
 	i := 0
-	return c.DeliverEach(ctx, first, func() (Frame, bool, error) {
+	return c.DeliverEach(ctx, first, func() (wire.Frame, bool, error) {
 		if i == len(frames) {
-			return Frame{}, false, nil
+			return wire.Frame{}, false, nil
 		}
 		i++
 		return frames[i-1], true, nil
@@ -40,7 +41,7 @@ func (c *Channel) Deliver(ctx context.Context, first uint64, frames []Frame) (ui
 // may read the frames from the network: a large batch is delivered as it
 // is parsed instead of being built whole first. The error next returns
 // ends the delivery and is returned, after the frames before it.
-func (c *Channel) DeliverEach(ctx context.Context, first uint64, next func() (Frame, bool, error)) (uint64, error) {
+func (c *Channel) DeliverEach(ctx context.Context, first uint64, next func() (wire.Frame, bool, error)) (uint64, error) {
 	select {
 	case c.upSem <- struct{}{}:
 	case <-ctx.Done():
@@ -71,7 +72,7 @@ func (c *Channel) DeliverEach(ctx context.Context, first uint64, next func() (Fr
 // twice InboundBytes (what a peer within credit on this path and a POST
 // on another could reach) is an overrun: the channel is aborted with 1008
 // and ErrCreditExceeded returned.
-func (c *Channel) DeliverNow(ctx context.Context, seq uint64, f Frame) (uint64, error) {
+func (c *Channel) DeliverNow(ctx context.Context, seq uint64, f wire.Frame) (uint64, error) {
 	select {
 	case c.upSem <- struct{}{}:
 	case <-ctx.Done():
@@ -82,7 +83,7 @@ func (c *Channel) DeliverNow(ctx context.Context, seq uint64, f Frame) (uint64, 
 }
 
 // deliverSeq delivers frame number seq unless the channel has it already.
-func (c *Channel) deliverSeq(ctx context.Context, seq uint64, f Frame, wait bool) (uint64, error) {
+func (c *Channel) deliverSeq(ctx context.Context, seq uint64, f wire.Frame, wait bool) (uint64, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
@@ -97,17 +98,17 @@ func (c *Channel) deliverSeq(ctx context.Context, seq uint64, f Frame, wait bool
 }
 
 // deliverOne queues one frame, waiting for room if wait is set. c.mu held.
-func (c *Channel) deliverOne(ctx context.Context, f Frame, wait bool) error {
+func (c *Channel) deliverOne(ctx context.Context, f wire.Frame, wait bool) error {
 	if c.inEnded {
 		c.recv++ // frames after a close or an abort are numbered but ignored
-		if f.Kind == KindClose && c.remoteClose == nil {
+		if f.Kind == wire.KindClose && c.remoteClose == nil {
 			// The peer's answer to an abort: it completes the handshake.
 			c.remoteClose = &bytesocket.CloseError{Code: f.Code, Reason: string(f.Data)}
 			c.checkFinish()
 		}
 		return nil
 	}
-	if f.Kind == KindClose {
+	if f.Kind == wire.KindClose {
 		c.receiveClose(f)
 		return nil
 	}
@@ -139,7 +140,7 @@ func (c *Channel) deliverOne(ctx context.Context, f Frame, wait bool) error {
 // is answered when the application reads it (see endRead), as a native
 // WebSocket server reads a message, answers it, and then meets the close:
 // replies to the messages before a close still reach the peer. c.mu held.
-func (c *Channel) receiveClose(f Frame) {
+func (c *Channel) receiveClose(f wire.Frame) {
 	c.recv++
 	ce := bytesocket.CloseError{Code: f.Code, Reason: string(f.Data)}
 	c.remoteClose = &ce

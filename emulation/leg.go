@@ -3,6 +3,8 @@ package emulation
 import (
 	"context"
 	"time"
+
+	"github.com/ferrygw/ferry/wire"
 )
 
 // Leg is one carrier attached to a channel: a cursor into its retained
@@ -11,16 +13,16 @@ import (
 type Leg struct {
 	c         *Channel
 	transport string
-	wantAcks  bool        // report inbound progress (Batch.Ack) for in-band acks
-	credit    int         // most unacknowledged inbound cost (inCost) in flight; 0: no limit
-	maxFrames int         // most frames in one batch; 0: no limit
-	timer     *time.Timer // Next's wait; Next is called by one goroutine at a time
-	frames    []Frame     // the last batch's array, reused by the next (Next only)
+	wantAcks  bool         // report inbound progress (wire.Batch.Ack) for in-band acks
+	credit    int          // most unacknowledged inbound cost (inCost) in flight; 0: no limit
+	maxFrames int          // most frames in one batch; 0: no limit
+	timer     *time.Timer  // Next's wait; Next is called by one goroutine at a time
+	frames    []wire.Frame // the last batch's array, reused by the next (Next only)
 
 	// guarded by c.mu
 	policy      AckPolicy
 	cursor      uint64    // highest Seq handed out on this leg
-	upAcked     uint64    // highest inbound Seq reported in a Batch
+	upAcked     uint64    // highest inbound Seq reported in a wire.Batch
 	upAckedSum  uint64    // c.readSum when upAcked was reported
 	ackDueAt    time.Time // a lazy ack is due then; zero: none pending
 	replaced    bool
@@ -69,23 +71,6 @@ func (l *Leg) SetAckPolicy(p AckPolicy) {
 	l.policy = p
 	l.c.changed()
 }
-
-// Batch is what a leg has to send: frames, an acknowledgement of inbound
-// frames the application has read (when the leg reports acks), or nothing (the wait ran out: send a
-// heartbeat).
-type Batch struct {
-	Frames []Frame
-	Ack    uint64 // highest inbound Seq to acknowledge; 0 if none is due
-	// Skip reports that frames after the leg's previous batch and before
-	// Frames[0] were acknowledged over another path (a POST, or a carrier
-	// that was still delivering when this leg took over) and are left out.
-	// A carrier that numbers frames by their order, the Ferry WebSocket,
-	// must restate the number of Frames[0] before it (PROTOCOL.md §6).
-	Skip bool
-}
-
-// Empty reports whether the batch carries nothing.
-func (b Batch) Empty() bool { return len(b.Frames) == 0 && b.Ack == 0 }
 
 // Attach makes a new leg current, acknowledging every outbound frame up to
 // last. It fails with ErrAheadOfStream if last was never sent and with
@@ -145,7 +130,7 @@ func (l *Leg) Current() bool {
 // ErrSessionDone when the channel has nothing more to send. A leg's Next
 // must not be called from two goroutines at once. The batch's Frames are
 // valid until the next call: their array is reused.
-func (l *Leg) Next(ctx context.Context, wait time.Duration, maxBytes int) (Batch, error) {
+func (l *Leg) Next(ctx context.Context, wait time.Duration, maxBytes int) (wire.Batch, error) {
 	c := l.c
 	// One timer per leg, reset on every call: an idle carrier waits here
 	// once per heartbeat, and a new timer each time is garbage.
@@ -169,20 +154,20 @@ func (l *Leg) Next(ctx context.Context, wait time.Duration, maxBytes int) (Batch
 	defer c.mu.Unlock()
 	for {
 		if l.replaced {
-			return Batch{}, ErrReplaced
+			return wire.Batch{}, ErrReplaced
 		}
 		b := l.take(maxBytes, time.Now())
 		if !b.Empty() {
 			return b, nil
 		}
 		if c.finished {
-			return Batch{}, ErrSessionDone
+			return wire.Batch{}, ErrSessionDone
 		}
 		if c.closeDelivered(l) {
 			// A carrier that brings acks in band stays up one more wait so
 			// that the ack of our close frame can arrive on it.
 			if !l.wantAcks || l.closeWaited {
-				return Batch{}, ErrSessionDone
+				return wire.Batch{}, ErrSessionDone
 			}
 			l.closeWaited = true
 		}
@@ -203,10 +188,10 @@ func (l *Leg) Next(ctx context.Context, wait time.Duration, maxBytes int) (Batch
 		case <-ackC:
 		case <-timer.C:
 			c.mu.Lock()
-			return Batch{}, nil
+			return wire.Batch{}, nil
 		case <-ctx.Done():
 			c.mu.Lock()
-			return Batch{}, ctx.Err()
+			return wire.Batch{}, ctx.Err()
 		}
 		c.mu.Lock()
 	}
@@ -219,9 +204,9 @@ func (c *Channel) closeDelivered(l *Leg) bool {
 }
 
 // take collects what the leg can send now. c.mu held.
-func (l *Leg) take(maxBytes int, now time.Time) Batch {
+func (l *Leg) take(maxBytes int, now time.Time) wire.Batch {
 	c := l.c
-	var b Batch
+	var b wire.Batch
 	b.Frames, b.Skip = l.takeFrames(maxBytes)
 	// Acknowledge what the application has read (the credit rule); once
 	// the peer's close has arrived no data follows, so acknowledge all, or
@@ -259,8 +244,8 @@ const legKeepFrames = 8
 
 // takeFrames collects the frames the leg can send now, and whether frames
 // between the cursor and the first of them were acknowledged and dropped
-// (see Batch.Skip). c.mu held.
-func (l *Leg) takeFrames(maxBytes int) ([]Frame, bool) {
+// (see wire.Batch.Skip). c.mu held.
+func (l *Leg) takeFrames(maxBytes int) ([]wire.Frame, bool) {
 	c := l.c
 	out := c.out.items()
 	if len(out) == 0 || l.cursor >= c.sent {
@@ -274,18 +259,18 @@ func (l *Leg) takeFrames(maxBytes int) ([]Frame, bool) {
 	inflight := 0 // inbound cost at the peer of frames sent, then of the batch
 	if l.credit > 0 {
 		for k := range i {
-			inflight += inCost(out[k].size())
+			inflight += inCost(frameSize(&out[k]))
 		}
 	}
 	n := 0
 	j := i
-	for j < len(out) && (j == i || n+out[j].size() <= maxBytes) && (l.maxFrames == 0 || j-i < l.maxFrames) {
-		cost := inCost(out[j].size())
+	for j < len(out) && (j == i || n+frameSize(&out[j]) <= maxBytes) && (l.maxFrames == 0 || j-i < l.maxFrames) {
+		cost := inCost(frameSize(&out[j]))
 		if l.credit > 0 && inflight > 0 && inflight+cost > l.credit {
 			break
 		}
 		inflight += cost
-		n += out[j].size()
+		n += frameSize(&out[j])
 		j++
 	}
 	if j == i {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ferrygw/ferry/bytesocket"
+	"github.com/ferrygw/ferry/wire"
 )
 
 // TestNextHeartbeat checks, on a fake clock, that an idle leg returns an
@@ -50,7 +51,7 @@ func TestNextAcksWhatWasRead(t *testing.T) {
 		c := NewChannel(Config{})
 		l, _ := c.Attach(0, "websocket", true)
 		ctx := context.Background()
-		if _, err := c.Deliver(ctx, 1, []Frame{{Kind: KindText, Data: []byte("a")}, {Kind: KindText, Data: []byte("b")}}); err != nil {
+		if _, err := c.Deliver(ctx, 1, []wire.Frame{{Kind: wire.KindText, Data: []byte("a")}, {Kind: wire.KindText, Data: []byte("b")}}); err != nil {
 			t.Fatal(err)
 		}
 		if b, _ := l.Next(ctx, time.Second, 100); b.Ack != 0 {
@@ -124,7 +125,7 @@ func TestCloseAckedWithoutReading(t *testing.T) {
 	c := NewChannel(Config{})
 	l, _ := c.Attach(0, "websocket", true)
 	ctx := context.Background()
-	frames := []Frame{{Kind: KindText, Data: []byte("unread")}, {Kind: KindClose, Code: 1000}}
+	frames := []wire.Frame{{Kind: wire.KindText, Data: []byte("unread")}, {Kind: wire.KindClose, Code: 1000}}
 	if _, err := c.Deliver(ctx, 1, frames); err != nil {
 		t.Fatal(err)
 	}

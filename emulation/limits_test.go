@@ -1,14 +1,14 @@
 package emulation
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
+
+	"github.com/ferrygw/ferry/wire"
 )
 
 // TestInboundChargesEmptyMessages checks that a flood of empty messages
@@ -21,12 +21,12 @@ func TestInboundChargesEmptyMessages(t *testing.T) {
 		offered := 0
 		done := make(chan error, 1)
 		go func() {
-			_, err := c.DeliverEach(ctx, 1, func() (Frame, bool, error) {
+			_, err := c.DeliverEach(ctx, 1, func() (wire.Frame, bool, error) {
 				if offered == 1<<20 {
-					return Frame{}, false, nil
+					return wire.Frame{}, false, nil
 				}
 				offered++
-				return Frame{Kind: KindText, Data: []byte{}}, true, nil
+				return wire.Frame{Kind: wire.KindText, Data: []byte{}}, true, nil
 			})
 			done <- err
 		}()
@@ -47,43 +47,6 @@ func TestInboundChargesEmptyMessages(t *testing.T) {
 			t.Fatalf("DeliverEach: %v, want context.Canceled", err)
 		}
 	})
-}
-
-// TestBodyReaderStreams checks that the upstream body parser hands out
-// frames as it reads them, long lines included, and stops at the frame
-// limit.
-func TestBodyReaderStreams(t *testing.T) {
-	long := strings.Repeat("x", 100<<10) // over the reader's buffer
-	body := "ta\n" + "t" + long + "\nc1000 bye"
-	b := newBodyReader(strings.NewReader(body), 0)
-	var got []string
-	for {
-		f, ok, err := b.next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !ok {
-			break
-		}
-		got = append(got, string(f.Kind)+string(f.Data))
-	}
-	want := []string{"ta", "t" + long, "cbye"}
-	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
-		t.Fatalf("frames %.20q, want %.20q", got, want)
-	}
-
-	b = newBodyReader(strings.NewReader(strings.Repeat("t\n", 5)), 4)
-	n := 0
-	for {
-		_, ok, err := b.next()
-		if !ok {
-			if n != 4 || !errors.Is(err, ErrTooManyFrames) {
-				t.Fatalf("%d frames then %v, want 4 then ErrTooManyFrames", n, err)
-			}
-			break
-		}
-		n++
-	}
 }
 
 // TestKeepHeader checks that a session keeps at most HeaderBytes of its
@@ -113,53 +76,5 @@ func TestKeepHeader(t *testing.T) {
 	}
 	if len(KeepHeader(h, HeaderFieldOverhead+6)) != 0 {
 		t.Errorf("KeepHeader kept fields larger than its budget")
-	}
-}
-
-// TestProtocolOfferLimits checks the subprotocol offer caps on the query
-// parameter and the header alike.
-func TestProtocolOfferLimits(t *testing.T) {
-	list := func(n int) string {
-		l := make([]string, n)
-		for i := range l {
-			l[i] = "p" + strconv.Itoa(i)
-		}
-		return strings.Join(l, ",")
-	}
-	if p, err := ParseProtocols(list(MaxProtocols)); err != nil || len(p) != MaxProtocols {
-		t.Fatalf("%d protocols: %d, %v", MaxProtocols, len(p), err)
-	}
-	for _, s := range []string{list(MaxProtocols + 1), list(40000), "a," + strings.Repeat("b", MaxProtocolBytes)} {
-		if _, err := ParseProtocols(s); !errors.Is(err, ErrBadProtocol) {
-			t.Errorf("offer of %d bytes: %v, want ErrBadProtocol", len(s), err)
-		}
-	}
-	h := http.Header{}
-	for range MaxProtocols + 1 {
-		h.Add("Sec-WebSocket-Protocol", "x"+strconv.Itoa(len(h.Values("Sec-WebSocket-Protocol"))))
-	}
-	if _, err := ProtocolsFromHeader(h); !errors.Is(err, ErrBadProtocol) {
-		t.Errorf("65 header lines: %v, want ErrBadProtocol", err)
-	}
-}
-
-// BenchmarkParseProtocols shows the cost of an offer is linear in its
-// length up to the cap, and a refused offer costs next to nothing.
-func BenchmarkParseProtocols(b *testing.B) {
-	for _, n := range []int{4, 64, 40000} {
-		var buf bytes.Buffer
-		for i := range n {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			buf.WriteString("proto" + strconv.Itoa(i))
-		}
-		s := buf.String()
-		b.Run(strconv.Itoa(n), func(b *testing.B) {
-			b.SetBytes(int64(len(s)))
-			for b.Loop() {
-				_, _ = ParseProtocols(s)
-			}
-		})
 	}
 }

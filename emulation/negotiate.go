@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 )
 
 // Transport names: the carriers a service offers (PROTOCOL.md §4).
@@ -36,43 +35,6 @@ func (sv *Server) checkTransport(t string) error {
 		return errWith(ErrTransportOff, t)
 	}
 	return nil
-}
-
-// Versions lists the protocol versions this server speaks, newest first.
-var Versions = []int{1}
-
-// ParseVersion picks the protocol version for a request from its v query
-// parameter (PROTOCOL.md §2): a comma-separated list of the versions the
-// client speaks. Absent, it is version 1 (clients written before the
-// handshake); present, the highest listed version the server speaks, or
-// ErrVersion when there is none; malformed, ErrBadNumber.
-func ParseVersion(r *http.Request) (int, error) {
-	vs, ok := r.URL.Query()["v"]
-	if !ok {
-		return 1, nil
-	}
-	best := 0
-	for _, f := range strings.Split(vs[0], ",") {
-		n, ok := ParseUint(strings.TrimSpace(f))
-		if !ok || len(f) > 4 {
-			return 0, errWith(ErrBadNumber, "v")
-		}
-		if slices.Contains(Versions, int(n)) && int(n) > best {
-			best = int(n)
-		}
-	}
-	if best == 0 {
-		return 0, errWith(ErrVersion, "this server speaks "+versionList())
-	}
-	return best, nil
-}
-
-func versionList() string {
-	s := make([]string, len(Versions))
-	for i, v := range Versions {
-		s[i] = strconv.Itoa(v)
-	}
-	return strings.Join(s, ",")
 }
 
 // checkContentType accepts an upstream body labelled text/plain (any

@@ -3,13 +3,15 @@ package emulation
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/ferrygw/ferry/wire"
 )
 
 // ServeOpen handles POST B/.ferry/open (PROTOCOL.md §4).
 func (sv *Server) ServeOpen(w http.ResponseWriter, r *http.Request) {
 	sv.Init()
 	q := r.URL.Query()
-	if _, err := ParseVersion(r); err != nil {
+	if _, err := wire.ParseVersion(q); err != nil {
 		WriteError(w, err)
 		return
 	}
@@ -17,12 +19,12 @@ func (sv *Server) ServeOpen(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, err)
 		return
 	}
-	offered, err := ParseProtocols(q.Get("protocols"))
+	offered, err := wire.ParseProtocols(q.Get("protocols"))
 	if err != nil {
 		WriteError(w, err)
 		return
 	}
-	proto, err := SelectProtocol(offered, sv.Protocols)
+	proto, err := wire.SelectProtocol(offered, sv.Protocols)
 	if err != nil {
 		WriteError(w, err)
 		return

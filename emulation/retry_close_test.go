@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ferrygw/ferry/bytesocket"
+	"github.com/ferrygw/ferry/wire"
 )
 
 // TestDeliverRetryAfterFinish: a client's close frame was delivered but
@@ -16,7 +17,7 @@ import (
 func TestDeliverRetryAfterFinish(t *testing.T) {
 	ctx := context.Background()
 	c := NewChannel(Config{})
-	closeFrame := []Frame{{Kind: KindClose, Code: 1000}}
+	closeFrame := []wire.Frame{{Kind: wire.KindClose, Code: 1000}}
 	if r, err := c.Deliver(ctx, 1, closeFrame); err != nil || r != 1 {
 		t.Fatalf("Deliver(close) = %d, %v", r, err)
 	}
@@ -34,7 +35,7 @@ func TestDeliverRetryAfterFinish(t *testing.T) {
 	if r, err := c.Deliver(ctx, 1, closeFrame); err != nil || r != 1 {
 		t.Fatalf("retried Deliver(close) after finish = %d, %v; want 1, nil", r, err)
 	}
-	more := []Frame{{Kind: KindClose, Code: 1000}, {Kind: KindText, Data: []byte("late")}}
+	more := []wire.Frame{{Kind: wire.KindClose, Code: 1000}, {Kind: wire.KindText, Data: []byte("late")}}
 	if _, err := c.Deliver(ctx, 1, more); !errors.Is(err, ErrSessionDone) {
 		t.Fatalf("Deliver of a new frame after finish = %v, want ErrSessionDone", err)
 	}

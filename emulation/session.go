@@ -3,7 +3,6 @@ package emulation
 import (
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"net"
 	"net/http"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ferrygw/ferry/bytesocket"
+	"github.com/ferrygw/ferry/wire"
 )
 
 // Session is the server side of an emulated WebSocket: a Channel with an
@@ -134,40 +134,15 @@ func (s *Session) AttachLeg(last uint64, transport string, wantAcks bool) (*Leg,
 	return l, err
 }
 
-// OpenInfo is the JSON object of PROTOCOL.md §4.
-type OpenInfo struct {
-	V            int      `json:"v"`
-	Session      string   `json:"session"`
-	Protocol     string   `json:"protocol"`
-	Transports   []string `json:"transports"`
-	HeartbeatMs  int64    `json:"heartbeatMs"`
-	ResumeMs     int64    `json:"resumeTimeoutMs"`
-	MaxMessage   int      `json:"maxMessageBytes"`
-	MaxBody      int64    `json:"maxBodyBytes"`
-	MaxFrames    int      `json:"maxBodyFrames"`
-	WindowBytes  int      `json:"windowBytes"`
-	WindowMsgs   int      `json:"windowMessages"`
-	InboundBytes int      `json:"inboundBytes"`
-	Ack          uint64   `json:"ack"`
-}
-
-// Info returns the session's parameters with the current upstream ack.
-func (s *Session) Info() OpenInfo {
-	return OpenInfo{
+// Info returns the session's parameters with the current upstream ack: the
+// open response and the body of the "o" frame (see wire.AppendOpen).
+func (s *Session) Info() wire.OpenInfo {
+	return wire.OpenInfo{
 		V: 1, Session: s.id, Protocol: s.protocol, Transports: s.transports,
 		HeartbeatMs: s.cfg.Heartbeat.Milliseconds(), ResumeMs: s.cfg.ResumeTimeout.Milliseconds(),
 		MaxMessage: s.cfg.MaxMessageBytes, MaxBody: s.cfg.MaxBodyBytes, MaxFrames: s.cfg.MaxBodyFrames,
 		WindowBytes: s.cfg.WindowBytes, WindowMsgs: s.cfg.WindowMessages, InboundBytes: s.cfg.InboundBytes, Ack: s.Received(),
 	}
-}
-
-// AppendOpen appends the "o" control frame with the current Info.
-func (s *Session) AppendOpen(dst []byte) []byte { return AppendOpenInfo(dst, s.Info()) }
-
-// AppendOpenInfo appends the "o" control frame for info.
-func AppendOpenInfo(dst []byte, info OpenInfo) []byte {
-	b, _ := json.Marshal(info)
-	return append(append(dst, KindOpen), b...)
 }
 
 // Config returns the session's limits.

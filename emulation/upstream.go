@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/ferrygw/ferry/bytesocket"
+	"github.com/ferrygw/ferry/wire"
 )
 
 // ServeSend handles POST B/.ferry/{sid}/send.
@@ -30,7 +31,7 @@ func (sv *Server) ServeSend(w http.ResponseWriter, r *http.Request, sid string) 
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	_, _ = w.Write(AppendAck(nil, recv))
+	_, _ = w.Write(wire.AppendAck(nil, recv))
 }
 
 // send applies the request's ack, then delivers its body's frames as they
@@ -41,9 +42,9 @@ func (sv *Server) send(w http.ResponseWriter, r *http.Request, s *Session) (uint
 	}
 	q := r.URL.Query()
 	if a := q.Get("ack"); a != "" {
-		n, ok := ParseUint(a)
+		n, ok := wire.ParseUint(a)
 		if !ok {
-			return 0, errWith(ErrBadNumber, "ack")
+			return 0, errWith(wire.ErrBadNumber, "ack")
 		}
 		if err := s.Ack(n); err != nil {
 			return 0, err
@@ -52,15 +53,15 @@ func (sv *Server) send(w http.ResponseWriter, r *http.Request, s *Session) (uint
 	tb := &timedBody{r: http.MaxBytesReader(nil, r.Body, sv.Config.MaxBodyBytes),
 		rc: http.NewResponseController(w), budget: sv.Config.UploadTimeout}
 	defer tb.done()
-	body := newBodyReader(tb, sv.Config.MaxBodyFrames)
-	if empty, err := body.empty(); empty || err != nil {
+	body := wire.NewBodyReader(tb, sv.Config.MaxBodyFrames)
+	if empty, err := body.Empty(); empty || err != nil {
 		return s.Received(), sendError(s, err)
 	}
-	seq, ok := ParseUint(q.Get("seq"))
+	seq, ok := wire.ParseUint(q.Get("seq"))
 	if !ok || seq == 0 {
 		return 0, errWith(ErrMissingSeq, "seq must be a number ≥ 1")
 	}
-	recv, err := s.DeliverEach(r.Context(), seq, body.next)
+	recv, err := s.DeliverEach(r.Context(), seq, body.Next)
 	return recv, sendError(s, err)
 }
 
@@ -76,7 +77,7 @@ func sendError(s *Session, err error) error {
 	case errors.As(err, &mbe):
 		s.Abort(bytesocket.StatusMessageTooBig, "request body too large")
 		return ErrBodyTooLarge
-	case errors.Is(err, ErrTooManyFrames):
+	case errors.Is(err, wire.ErrTooManyFrames):
 		s.Abort(bytesocket.StatusMessageTooBig, "too many frames in one request")
 		return err
 	case errors.Is(err, bytesocket.ErrMessageTooBig):
@@ -111,9 +112,9 @@ func ParseLast(r *http.Request) (uint64, error) {
 		}
 		v = vs[0]
 	}
-	n, ok := ParseUint(v)
+	n, ok := wire.ParseUint(v)
 	if !ok {
-		return 0, errWith(ErrBadNumber, "last "+strconv.Quote(trunc(v, 32)))
+		return 0, errWith(wire.ErrBadNumber, "last "+strconv.Quote(trunc(v, 32)))
 	}
 	return n, nil
 }

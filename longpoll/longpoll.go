@@ -5,7 +5,7 @@ import (
 	"strconv"
 
 	"github.com/ferrygw/ferry/emulation"
-	"github.com/ferrygw/ferry/sse"
+	"github.com/ferrygw/ferry/wire"
 )
 
 // Downstream answers long-poll requests. It is safe for concurrent use.
@@ -69,17 +69,17 @@ func setHeaders(h http.Header) {
 
 // answer is the response to a poll that ended with b and err: the batch
 // (a heartbeat when empty, as for a replaced leg), or the error.
-func answer(b emulation.Batch, err error) (int, []byte) {
+func answer(b wire.Batch, err error) (int, []byte) {
 	if err != nil && err != emulation.ErrReplaced {
 		return emulation.ErrorResponse(err)
 	}
-	return http.StatusOK, sse.AppendBatch(nil, b)
+	return http.StatusOK, wire.AppendBatchEvent(nil, b)
 }
 
 // ServeFinal answers the poll with b, as it answers any batch.
-func (Downstream) ServeFinal(w http.ResponseWriter, _ *http.Request, b emulation.Batch) {
+func (Downstream) ServeFinal(w http.ResponseWriter, _ *http.Request, b wire.Batch) {
 	setHeaders(w.Header())
-	body := sse.AppendBatch(nil, b)
+	body := wire.AppendBatchEvent(nil, b)
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	_, _ = w.Write(body)
 }

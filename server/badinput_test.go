@@ -14,6 +14,7 @@ import (
 	"github.com/ferrygw/ferry/client"
 	"github.com/ferrygw/ferry/emulation"
 	"github.com/ferrygw/ferry/server"
+	"github.com/ferrygw/ferry/wire"
 )
 
 // openSession opens an emulated session over HTTP and returns its id.
@@ -24,7 +25,7 @@ func openSession(t *testing.T, base string) string {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var info emulation.OpenInfo
+	var info wire.OpenInfo
 	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("open: %d %v", resp.StatusCode, err)
 	}

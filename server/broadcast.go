@@ -18,7 +18,7 @@ import (
 
 	"github.com/ferrygw/ferry/bytesocket"
 	"github.com/ferrygw/ferry/emulation"
-	"github.com/ferrygw/ferry/internal/wsnative"
+	"github.com/ferrygw/ferry/wire"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -117,10 +117,10 @@ type Broadcast struct {
 
 // message is one published message, encoded once for every subscriber.
 type message struct {
-	seq    uint64          // publish order; a subscriber gets those after its from
-	f      emulation.Frame // payload and event-stream text, for sessions
-	native []byte          // the RFC 6455 server frame, for plain WebSockets
-	at     time.Time       // when published, if QueueTime is set
+	seq    uint64     // publish order; a subscriber gets those after its from
+	f      wire.Frame // payload and event-stream text, for sessions
+	native []byte     // the RFC 6455 server frame, for plain WebSockets
+	at     time.Time  // when published, if QueueTime is set
 }
 
 // subscriber is one socket. Emulated sessions (es) take messages straight
@@ -295,7 +295,7 @@ func (b *Broadcast) Publish(ctx context.Context, typ bytesocket.MessageType, p [
 		return errors.New("server: unknown message type")
 	}
 	// One encoding for every subscriber.
-	m := &message{f: emulation.SharedFrame(typ, p), native: wsnative.AppendServerFrame(nil, typ, p)}
+	m := &message{f: wire.SharedFrame(typ, p), native: wire.AppendServerFrame(nil, typ, p)}
 	if b.cfg.QueueTime != nil {
 		m.at = time.Now()
 	}
@@ -339,7 +339,7 @@ func (b *Broadcast) fanOut() {
 
 // deliver gives a batch of messages, in order, to every subscriber.
 func (b *Broadcast) deliver(batch []*message) {
-	frames := make([]emulation.Frame, len(batch))
+	frames := make([]wire.Frame, len(batch))
 	for i, m := range batch {
 		frames[i] = m.f
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/ferrygw/ferry/bytesocket"
 	"github.com/ferrygw/ferry/emulation"
 	"github.com/ferrygw/ferry/server"
-	"github.com/ferrygw/ferry/sse"
+	"github.com/ferrygw/ferry/wire"
 	"github.com/gorilla/websocket"
 )
 
@@ -30,7 +30,7 @@ func downFrames(t *testing.T, base, sid, carrier string) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d := sse.NewDecoder(resp.Body)
+		d := wire.NewEventDecoder(resp.Body)
 		for {
 			ev, err := d.Next()
 			if err != nil {
@@ -185,7 +185,7 @@ func TestResumeOutsideWindow(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				d := sse.NewDecoder(resp.Body)
+				d := wire.NewEventDecoder(resp.Body)
 				for ev, err := d.Next(); err == nil; ev, err = d.Next() {
 					if ev.ID != "" {
 						last = ev.ID
@@ -337,7 +337,7 @@ func TestReplacedDownstream(t *testing.T) {
 				}
 				defer old.Body.Close()
 				if carrier == "sse" { // wait for the stream's "o" event: it is attached
-					d := sse.NewDecoder(old.Body)
+					d := wire.NewEventDecoder(old.Body)
 					if ev, err := d.Next(); err != nil || !bytes.HasPrefix(ev.Data, []byte("o{")) {
 						t.Fatalf("first event %q, %v", ev.Data, err)
 					}

@@ -30,12 +30,12 @@ func (vs vecVars) subst(s string) (string, error) {
 			err = fmt.Errorf("undefined variable %s", m)
 			return m
 		}
-		return fmtValue(v)
+		return vecFormat(v)
 	})
 	return out, err
 }
 
-func fmtValue(v any) string {
+func vecFormat(v any) string {
 	if f, ok := v.(float64); ok {
 		return strconv.FormatFloat(f, 'f', -1, 64)
 	}
@@ -56,7 +56,7 @@ func (vs vecVars) expr(e any) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	p := &exprParser{src: strings.ReplaceAll(src, " ", "")}
+	p := &vecExprParser{src: strings.ReplaceAll(src, " ", "")}
 	v, err := p.sum()
 	if err == nil && p.i != len(p.src) {
 		err = fmt.Errorf("expression %q: unexpected %q", s, p.src[p.i:])
@@ -64,19 +64,19 @@ func (vs vecVars) expr(e any) (int64, error) {
 	return v, err
 }
 
-type exprParser struct {
+type vecExprParser struct {
 	src string
 	i   int
 }
 
-func (p *exprParser) peek() byte {
+func (p *vecExprParser) peek() byte {
 	if p.i < len(p.src) {
 		return p.src[p.i]
 	}
 	return 0
 }
 
-func (p *exprParser) sum() (int64, error) {
+func (p *vecExprParser) sum() (int64, error) {
 	v, err := p.product()
 	for err == nil && (p.peek() == '+' || p.peek() == '-') {
 		op := p.src[p.i]
@@ -91,7 +91,7 @@ func (p *exprParser) sum() (int64, error) {
 	return v, err
 }
 
-func (p *exprParser) product() (int64, error) {
+func (p *vecExprParser) product() (int64, error) {
 	v, err := p.atom()
 	for err == nil && (p.peek() == '*' || p.peek() == '/') {
 		op := p.src[p.i]
@@ -109,7 +109,7 @@ func (p *exprParser) product() (int64, error) {
 	return v, err
 }
 
-func (p *exprParser) atom() (int64, error) {
+func (p *vecExprParser) atom() (int64, error) {
 	switch c := p.peek(); {
 	case c == '(':
 		p.i++
@@ -175,9 +175,9 @@ func (vs vecVars) hex(g any) ([]byte, error) {
 	return hex.DecodeString(strings.Join(strings.Fields(s), ""))
 }
 
-// isMatcher reports whether m is {"regex"}, {"prefix"}, {"not"},
+// vecMatcher reports whether m is {"regex"}, {"prefix"}, {"not"},
 // {"absent"} or {"type"}.
-func isMatcher(m any) (map[string]any, bool) {
+func vecMatcher(m any) (map[string]any, bool) {
 	o, ok := m.(map[string]any)
 	if !ok || len(o) != 1 {
 		return nil, false
@@ -191,22 +191,22 @@ func isMatcher(m any) (map[string]any, bool) {
 // match compares an actual value (nil: absent) with a matcher and
 // returns what differs, or "".
 func (vs vecVars) match(m any, actual any) string {
-	if o, ok := isMatcher(m); ok {
+	if o, ok := vecMatcher(m); ok {
 		switch {
 		case o["absent"] != nil:
 			want := o["absent"] == true
 			if (actual == nil) != want {
-				return fmt.Sprintf("got %s, want absent=%v", show(actual), want)
+				return fmt.Sprintf("got %s, want absent=%v", vecShow(actual), want)
 			}
 			return ""
 		case o["type"] != nil:
-			if t := jsonType(actual); t != o["type"] {
-				return fmt.Sprintf("got %s, want a %v", show(actual), o["type"])
+			if t := vecJSONType(actual); t != o["type"] {
+				return fmt.Sprintf("got %s, want a %v", vecShow(actual), o["type"])
 			}
 			return ""
 		case o["not"] != nil:
 			if vs.match(o["not"], actual) == "" {
-				return fmt.Sprintf("got %s, want anything else", show(actual))
+				return fmt.Sprintf("got %s, want anything else", vecShow(actual))
 			}
 			return ""
 		case o["prefix"] != nil:
@@ -215,7 +215,7 @@ func (vs vecVars) match(m any, actual any) string {
 				return err.Error()
 			}
 			if s, ok := actual.(string); !ok || !strings.HasPrefix(s, want) {
-				return fmt.Sprintf("got %s, want it to start with %s", show(actual), show(want))
+				return fmt.Sprintf("got %s, want it to start with %s", vecShow(actual), vecShow(want))
 			}
 			return ""
 		}
@@ -230,8 +230,8 @@ func (vs vecVars) match(m any, actual any) string {
 		if err != nil {
 			return err.Error()
 		}
-		if !re.MatchString(fmtValue(actual)) {
-			return fmt.Sprintf("got %s, want /%s/", show(actual), src)
+		if !re.MatchString(vecFormat(actual)) {
+			return fmt.Sprintf("got %s, want /%s/", vecShow(actual), src)
 		}
 		return ""
 	}
@@ -240,12 +240,12 @@ func (vs vecVars) match(m any, actual any) string {
 		return err.Error()
 	}
 	if s, ok := actual.(string); !ok || s != want {
-		return fmt.Sprintf("got %s, want %s", show(actual), show(want))
+		return fmt.Sprintf("got %s, want %s", vecShow(actual), vecShow(want))
 	}
 	return ""
 }
 
-func jsonType(v any) string {
+func vecJSONType(v any) string {
 	switch v.(type) {
 	case nil:
 		return "null"
@@ -270,7 +270,7 @@ func (vs vecVars) subset(want, got any, path string) string {
 	if at == "" {
 		at = "value"
 	}
-	if _, ok := isMatcher(want); ok {
+	if _, ok := vecMatcher(want); ok {
 		if d := vs.match(want, got); d != "" {
 			return at + ": " + d
 		}
@@ -280,7 +280,7 @@ func (vs vecVars) subset(want, got any, path string) string {
 	case []any:
 		g, ok := got.([]any)
 		if !ok || len(g) != len(w) {
-			return fmt.Sprintf("%s: got %s, want %s", at, show(got), show(want))
+			return fmt.Sprintf("%s: got %s, want %s", at, vecShow(got), vecShow(want))
 		}
 		for i := range w {
 			if d := vs.subset(w[i], g[i], fmt.Sprintf("%s[%d]", path, i)); d != "" {
@@ -291,7 +291,7 @@ func (vs vecVars) subset(want, got any, path string) string {
 	case map[string]any:
 		g, ok := got.(map[string]any)
 		if !ok {
-			return fmt.Sprintf("%s: got %s, want an object", at, show(got))
+			return fmt.Sprintf("%s: got %s, want an object", at, vecShow(got))
 		}
 		for k, wv := range w {
 			p := k
@@ -310,8 +310,8 @@ func (vs vecVars) subset(want, got any, path string) string {
 		}
 		want = s
 	}
-	if fmt.Sprint(want) != fmt.Sprint(got) || jsonType(want) != jsonType(got) {
-		return fmt.Sprintf("%s: got %s, want %s", at, show(got), show(want))
+	if fmt.Sprint(want) != fmt.Sprint(got) || vecJSONType(want) != vecJSONType(got) {
+		return fmt.Sprintf("%s: got %s, want %s", at, vecShow(got), vecShow(want))
 	}
 	return ""
 }
@@ -325,22 +325,22 @@ func (vs vecVars) save(spec map[string]any, obj any) error {
 			v = m[k]
 		}
 		if v == nil {
-			return fmt.Errorf("save %s: no %v in %s", name, p, show(obj))
+			return fmt.Errorf("save %s: no %v in %s", name, p, vecShow(obj))
 		}
 		vs[name] = v
 	}
 	return nil
 }
 
-func show(v any) string {
+func vecShow(v any) string {
 	if v == nil {
 		return "nothing"
 	}
 	b, _ := json.Marshal(v)
-	return short(string(b))
+	return vecShort(string(b))
 }
 
-func short(s string) string {
+func vecShort(s string) string {
 	if len(s) > 80 {
 		return fmt.Sprintf("%s...(%d chars)", s[:80], len(s))
 	}
@@ -363,16 +363,16 @@ func (it vecItem) String() string {
 	switch it.kind {
 	case "frame":
 		if it.seq >= 0 {
-			return short(fmt.Sprintf("#%d %q", it.seq, it.text))
+			return vecShort(fmt.Sprintf("#%d %q", it.seq, it.text))
 		}
-		return short(strconv.Quote(it.text))
+		return vecShort(strconv.Quote(it.text))
 	case "text":
-		return short("text " + strconv.Quote(string(it.data)))
+		return vecShort("text " + strconv.Quote(string(it.data)))
 	case "binary":
 		if len(it.data) > 0 && it.data[0] == 1 {
-			return short("control " + strconv.Quote(string(it.data[1:])))
+			return vecShort("control " + strconv.Quote(string(it.data[1:])))
 		}
-		return short("binary " + hex.EncodeToString(it.data))
+		return vecShort("binary " + hex.EncodeToString(it.data))
 	case "close":
 		return fmt.Sprintf("close %d %q", it.code, it.reason)
 	case "end":
@@ -389,16 +389,16 @@ func (it vecItem) controlKind() byte {
 	return 0
 }
 
-// eventParser parses the WHATWG event-stream format and numbers each
+// vecEventParser parses the WHATWG event-stream format and numbers each
 // event's frames from its id (PROTOCOL.md §5.1).
-type eventParser struct {
+type vecEventParser struct {
 	buf  []byte
 	data []string
 	id   *string
 	emit func(vecItem)
 }
 
-func (p *eventParser) feed(b []byte) {
+func (p *vecEventParser) feed(b []byte) {
 	p.buf = append(p.buf, b...)
 	for {
 		i := bytes.IndexAny(p.buf, "\r\n")
@@ -415,14 +415,14 @@ func (p *eventParser) feed(b []byte) {
 	}
 }
 
-func (p *eventParser) end() {
+func (p *vecEventParser) end() {
 	if len(p.buf) > 0 {
 		p.line(strings.TrimSuffix(string(p.buf), "\r"))
 		p.buf = nil
 	}
 }
 
-func (p *eventParser) line(l string) {
+func (p *vecEventParser) line(l string) {
 	if l == "" {
 		p.dispatch()
 		return
@@ -440,23 +440,23 @@ func (p *eventParser) line(l string) {
 	}
 }
 
-func (p *eventParser) dispatch() {
+func (p *vecEventParser) dispatch() {
 	data, id := p.data, p.id
 	p.data, p.id = nil, nil
 	if len(data) == 0 {
 		return
 	}
-	for _, it := range eventFrames(strings.Split(strings.Join(data, "\n"), "\n"), id) {
+	for _, it := range vecEventFrames(strings.Split(strings.Join(data, "\n"), "\n"), id) {
 		p.emit(it)
 	}
 }
 
-var protoDecimal = regexp.MustCompile(`^(0|[1-9][0-9]*)$`)
+var vecDecimal = regexp.MustCompile(`^(0|[1-9][0-9]*)$`)
 
-func eventFrames(lines []string, id *string) []vecItem {
+func vecEventFrames(lines []string, id *string) []vecItem {
 	count := 0
 	for _, l := range lines {
-		if sequenced(l) {
+		if vecSequenced(l) {
 			count++
 		}
 	}
@@ -465,8 +465,8 @@ func eventFrames(lines []string, id *string) []vecItem {
 	}
 	var seq int64
 	if count > 0 {
-		if id == nil || !protoDecimal.MatchString(*id) {
-			return []vecItem{{kind: "error", text: fmt.Sprintf("event with %d sequenced frames has id %v", count, show(id))}}
+		if id == nil || !vecDecimal.MatchString(*id) {
+			return []vecItem{{kind: "error", text: fmt.Sprintf("event with %d sequenced frames has id %v", count, vecShow(id))}}
 		}
 		n, _ := strconv.ParseInt(*id, 10, 64)
 		seq = n - int64(count) + 1
@@ -474,7 +474,7 @@ func eventFrames(lines []string, id *string) []vecItem {
 	out := make([]vecItem, len(lines))
 	for i, l := range lines {
 		out[i] = vecItem{kind: "frame", seq: -1, text: l}
-		if sequenced(l) {
+		if vecSequenced(l) {
 			out[i].seq = seq
 			seq++
 		}
@@ -482,11 +482,11 @@ func eventFrames(lines []string, id *string) []vecItem {
 	return out
 }
 
-func sequenced(l string) bool { return l != "" && strings.IndexByte("tbc", l[0]) >= 0 }
+func vecSequenced(l string) bool { return l != "" && strings.IndexByte("tbc", l[0]) >= 0 }
 
-func parseFrames(body []byte) []vecItem {
+func vecParseFrames(body []byte) []vecItem {
 	var out []vecItem
-	p := &eventParser{emit: func(it vecItem) { out = append(out, it) }}
+	p := &vecEventParser{emit: func(it vecItem) { out = append(out, it) }}
 	p.feed(body)
 	p.end()
 	return out
@@ -530,7 +530,7 @@ func (vs vecVars) expand(list []any) ([]any, error) {
 	return out, nil
 }
 
-var frameWantRe = regexp.MustCompile(`(?s)^#(\d+) (.*)$`)
+var vecFrameWant = regexp.MustCompile(`(?s)^#(\d+) (.*)$`)
 
 // matchFrame compares a frame with "#N text", "text" or {"frame", "seq", "json"}.
 func (vs vecVars) matchFrame(w any, it vecItem) string {
@@ -542,7 +542,7 @@ func (vs vecVars) matchFrame(w any, it vecItem) string {
 	if s, ok := w.(string); ok {
 		seq = -1
 		frame = s
-		if m := frameWantRe.FindStringSubmatch(s); m != nil {
+		if m := vecFrameWant.FindStringSubmatch(s); m != nil {
 			seq, _ = strconv.ParseInt(m[1], 10, 64)
 			frame = m[2]
 		}
@@ -580,7 +580,7 @@ func (vs vecVars) matchText(frame, js any, text string) string {
 	}
 	rest, ok := strings.CutPrefix(text, kind)
 	if !ok {
-		return fmt.Sprintf("got %s, want a %s frame", show(text), kind)
+		return fmt.Sprintf("got %s, want a %s frame", vecShow(text), kind)
 	}
 	var obj any
 	if err := json.Unmarshal([]byte(rest), &obj); err != nil {
@@ -608,7 +608,7 @@ func (vs vecVars) matchMessage(w any, it vecItem) string {
 			return err.Error()
 		}
 		if !bytes.Equal(want, it.data) {
-			return "want binary " + short(hex.EncodeToString(want))
+			return "want binary " + vecShort(hex.EncodeToString(want))
 		}
 		return ""
 	}
@@ -619,7 +619,7 @@ func (vs vecVars) matchMessage(w any, it vecItem) string {
 		}
 		want, err := base64.StdEncoding.DecodeString(s)
 		if err != nil || !bytes.Equal(want, it.data) {
-			return "want binary " + short(hex.EncodeToString(want))
+			return "want binary " + vecShort(hex.EncodeToString(want))
 		}
 		return ""
 	}

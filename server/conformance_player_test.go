@@ -36,7 +36,7 @@ type vecConn struct {
 	kind   string // "stream", "async" or "ws"
 	ferry  bool   // a Ferry WebSocket (its path has /.ferry/)
 	items  *vecQueue
-	raw    *rawBuf
+	raw    *vecRaw
 	cancel context.CancelFunc
 	done   chan vecResp
 	ws     *websocket.Conn
@@ -44,12 +44,13 @@ type vecConn struct {
 
 type vecResp struct {
 	status int
+	close  bool // the connection closes after the response (Connection: close)
 	header http.Header
 	body   []byte
 	err    error
 }
 
-type step map[string]any
+type vecStep map[string]any
 
 func newVecPlayer(base string, timeout time.Duration) *vecPlayer {
 	u, _ := url.Parse(base)
@@ -60,17 +61,17 @@ func newVecPlayer(base string, timeout time.Duration) *vecPlayer {
 	}
 }
 
-func (p *vecPlayer) play(steps []step) error {
+func (p *vecPlayer) play(steps []vecStep) error {
 	defer p.close()
 	for i, s := range steps {
 		if err := p.step(s); err != nil {
-			return fmt.Errorf("step %d (%s): %w", i+1, describeStep(s), err)
+			return fmt.Errorf("step %d (%s): %w", i+1, vecDescribe(s), err)
 		}
 	}
 	return nil
 }
 
-func (p *vecPlayer) step(s step) error {
+func (p *vecPlayer) step(s vecStep) error {
 	switch {
 	case s["http"] != nil:
 		return p.http(s)
@@ -92,14 +93,14 @@ func (p *vecPlayer) step(s step) error {
 	return errors.New("unknown step")
 }
 
-func describeStep(s step) string {
+func vecDescribe(s vecStep) string {
 	for _, k := range []string{"http", "await", "ws", "send", "read", "cut", "sleep"} {
 		if v, ok := s[k]; ok {
 			if k == "http" {
 				if str, ok := v.(string); ok {
-					return short(str)
+					return vecShort(str)
 				}
-				return short(show(v))
+				return vecShort(vecShow(v))
 			}
 			return fmt.Sprintf("%s %v", k, v)
 		}
@@ -130,7 +131,7 @@ func (p *vecPlayer) wait(within any) (time.Duration, error) {
 	return time.Duration(ms) * time.Millisecond, err
 }
 
-func (p *vecPlayer) expectOf(s step) map[string]any {
+func (p *vecPlayer) expectOf(s vecStep) map[string]any {
 	e, _ := s["expect"].(map[string]any)
 	if e == nil {
 		e = map[string]any{}
@@ -139,7 +140,7 @@ func (p *vecPlayer) expectOf(s step) map[string]any {
 }
 
 // http sends a request; see README.md, "http".
-func (p *vecPlayer) http(s step) error {
+func (p *vecPlayer) http(s vecStep) error {
 	line, err := p.vars.gen(s["http"])
 	if err != nil {
 		return err
@@ -198,7 +199,7 @@ func (p *vecPlayer) http(s step) error {
 	}}
 	switch {
 	case s["stream"] != nil:
-		c.kind, c.items, c.raw = "stream", newVecQueue(), &rawBuf{}
+		c.kind, c.items, c.raw = "stream", newVecQueue(), &vecRaw{}
 	case s["async"] != nil:
 		c.kind = "async"
 	default:
@@ -221,7 +222,7 @@ func (p *vecPlayer) http(s step) error {
 		}
 		b, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		c.done <- vecResp{status: resp.StatusCode, header: resp.Header, body: b, err: err}
+		c.done <- vecResp{status: resp.StatusCode, close: resp.Close, header: resp.Header, body: b, err: err}
 	}()
 	if partial != nil {
 		if cut, err := p.partial(partial, pw, body, c); cut || err != nil {
@@ -277,7 +278,7 @@ func (p *vecPlayer) setHeaders(h http.Header, spec any) error {
 
 func (p *vecPlayer) readStream(c *vecConn, body io.ReadCloser) {
 	defer body.Close()
-	ep := &eventParser{emit: c.items.push}
+	ep := &vecEventParser{emit: c.items.push}
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := body.Read(buf)
@@ -299,7 +300,7 @@ func (p *vecPlayer) check(want map[string]any, r vecResp, elapsed time.Duration,
 		status = float64(200)
 	}
 	if f, ok := status.(float64); ok && int(f) != r.status || !ok && vs.match(status, fmt.Sprint(r.status)) != "" {
-		return fmt.Errorf("status %d, want %v: %s", r.status, show(status), short(strings.TrimSpace(string(r.body))))
+		return fmt.Errorf("status %d, want %v: %s", r.status, vecShow(status), vecShort(strings.TrimSpace(string(r.body))))
 	}
 	for _, lim := range []string{"within", "after"} {
 		if want[lim] == nil {
@@ -319,6 +320,8 @@ func (p *vecPlayer) check(want map[string]any, r vecResp, elapsed time.Duration,
 		var v any
 		if vals := r.header.Values(k); len(vals) > 0 {
 			v = strings.Join(vals, ", ")
+		} else if strings.EqualFold(k, "Connection") && r.close {
+			v = "close" // net/http takes this header out of the response
 		}
 		if d := vs.match(m, v); d != "" {
 			return fmt.Errorf("header %s: %s", k, d)
@@ -334,7 +337,7 @@ func (p *vecPlayer) checkBody(want map[string]any, r vecResp, saveSpec any) erro
 	vs := p.vars
 	text := string(r.body)
 	if e, ok := want["error"].(string); ok {
-		if err := checkErrorBody(vs, e, r, text); err != nil {
+		if err := vecCheckError(vs, e, r, text); err != nil {
 			return err
 		}
 	}
@@ -353,7 +356,7 @@ func (p *vecPlayer) checkBody(want map[string]any, r vecResp, saveSpec any) erro
 		}
 	}
 	if want["frames"] != nil {
-		if err := p.checkFrames(want["frames"].([]any), parseFrames(r.body)); err != nil {
+		if err := p.checkFrames(want["frames"].([]any), vecParseFrames(r.body)); err != nil {
 			return err
 		}
 	}
@@ -362,7 +365,7 @@ func (p *vecPlayer) checkBody(want map[string]any, r vecResp, saveSpec any) erro
 	}
 	var obj any
 	if err := json.Unmarshal(r.body, &obj); err != nil {
-		return fmt.Errorf("body is not JSON: %s", short(text))
+		return fmt.Errorf("body is not JSON: %s", vecShort(text))
 	}
 	if want["json"] != nil {
 		if d := vs.subset(want["json"], obj, ""); d != "" {
@@ -375,23 +378,23 @@ func (p *vecPlayer) checkBody(want map[string]any, r vecResp, saveSpec any) erro
 	return nil
 }
 
-var errorBody = regexp.MustCompile(`^ferry: [^\n]*\n?$`)
+var vecErrorBody = regexp.MustCompile(`^ferry: [^\n]*\n?$`)
 
-// checkErrorBody checks PROTOCOL.md §2's error response.
-func checkErrorBody(vs vecVars, want string, r vecResp, text string) error {
+// vecCheckError checks PROTOCOL.md §2's error response.
+func vecCheckError(vs vecVars, want string, r vecResp, text string) error {
 	ct := r.header.Get("Content-Type")
 	if !strings.EqualFold(strings.ReplaceAll(ct, " ", ""), "text/plain;charset=utf-8") {
 		return fmt.Errorf("error Content-Type %q, want text/plain; charset=utf-8", ct)
 	}
-	if !errorBody.MatchString(text) {
-		return fmt.Errorf("error body %q: want one line starting \"ferry: \"", short(text))
+	if !vecErrorBody.MatchString(text) {
+		return fmt.Errorf("error body %q: want one line starting \"ferry: \"", vecShort(text))
 	}
 	w, err := vs.subst(want)
 	if err != nil {
 		return err
 	}
 	if !strings.Contains(text, w) {
-		return fmt.Errorf("error body %q: want it to contain %q", short(text), w)
+		return fmt.Errorf("error body %q: want it to contain %q", vecShort(text), w)
 	}
 	return nil
 }
@@ -404,7 +407,7 @@ func (p *vecPlayer) checkFrames(wants []any, frames []vecItem) error {
 	}
 	for i, w := range list {
 		if i >= len(frames) {
-			return fmt.Errorf("frames: %d frames, want %d; missing %s", len(frames), len(list), show(w))
+			return fmt.Errorf("frames: %d frames, want %d; missing %s", len(frames), len(list), vecShow(w))
 		}
 		if frames[i].kind == "error" {
 			return errors.New(frames[i].text)
@@ -420,7 +423,7 @@ func (p *vecPlayer) checkFrames(wants []any, frames []vecItem) error {
 }
 
 // await waits for an async request's response.
-func (p *vecPlayer) await(s step) error {
+func (p *vecPlayer) await(s vecStep) error {
 	name := s["await"].(string)
 	c := p.conns[name]
 	if c == nil || c.kind != "async" {
@@ -445,7 +448,7 @@ func (p *vecPlayer) await(s step) error {
 }
 
 // ws opens a WebSocket; see README.md, "ws".
-func (p *vecPlayer) ws(s step) error {
+func (p *vecPlayer) ws(s vecStep) error {
 	path, err := p.vars.subst(s["ws"].(string))
 	if err != nil {
 		return err
@@ -479,13 +482,13 @@ func (p *vecPlayer) ws(s step) error {
 	}
 	c := &vecConn{kind: "ws", ws: conn, items: newVecQueue(), ferry: strings.Contains(path, "/.ferry/")}
 	p.conns[name] = c
-	go wsReader(c, s["autoPong"] != false)
+	go vecWSReader(c, s["autoPong"] != false)
 	return p.check(want, r, time.Since(t0), nil, true)
 }
 
-// wsReader turns what a WebSocket receives into items: messages, pings,
+// vecWSReader turns what a WebSocket receives into items: messages, pings,
 // the close frame (answered with its code), and the end.
-func wsReader(c *vecConn, autoPong bool) {
+func vecWSReader(c *vecConn, autoPong bool) {
 	conn := c.ws
 	conn.SetPingHandler(func(data string) error {
 		c.items.push(vecItem{kind: "ping"})
@@ -522,7 +525,7 @@ func wsReader(c *vecConn, autoPong bool) {
 }
 
 // send writes WebSocket frames.
-func (p *vecPlayer) send(s step) error {
+func (p *vecPlayer) send(s vecStep) error {
 	c := p.conns[s["send"].(string)]
 	if c == nil || c.kind != "ws" {
 		return fmt.Errorf("no WebSocket named %v", s["send"])
@@ -549,7 +552,7 @@ func (p *vecPlayer) send(s step) error {
 		payload = append([]byte{1}, str...)
 	case s["close"] != nil:
 		typ = websocket.CloseMessage
-		payload, err = closePayload(vs, s["close"].(map[string]any))
+		payload, err = vecClosePayload(vs, s["close"].(map[string]any))
 	case s["ping"] != nil:
 		typ = websocket.PingMessage
 		payload, err = vs.hex(s["ping"])
@@ -578,7 +581,7 @@ func (p *vecPlayer) send(s step) error {
 	return nil
 }
 
-func closePayload(vs vecVars, spec map[string]any) ([]byte, error) {
+func vecClosePayload(vs vecVars, spec map[string]any) ([]byte, error) {
 	if spec["payload"] != nil {
 		return vs.hex(spec["payload"])
 	}
@@ -596,7 +599,7 @@ func closePayload(vs vecVars, spec map[string]any) ([]byte, error) {
 }
 
 // cut drops a connection: a stream, a request in flight, a WebSocket.
-func (p *vecPlayer) cut(s step) error {
+func (p *vecPlayer) cut(s vecStep) error {
 	name := s["cut"].(string)
 	c := p.conns[name]
 	if c == nil {
@@ -666,13 +669,13 @@ func (q *vecQueue) shift(deadline time.Time) (vecItem, bool) {
 	}
 }
 
-// rawBuf keeps the first MiB of a stream's bytes.
-type rawBuf struct {
+// vecRaw keeps the first MiB of a stream's bytes.
+type vecRaw struct {
 	mu sync.Mutex
 	b  []byte
 }
 
-func (r *rawBuf) add(p []byte) {
+func (r *vecRaw) add(p []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.b) < 1<<20 {
@@ -680,7 +683,7 @@ func (r *rawBuf) add(p []byte) {
 	}
 }
 
-func (r *rawBuf) String() string {
+func (r *vecRaw) String() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return string(r.b)

@@ -11,7 +11,7 @@ import (
 // read consumes what a stream or a WebSocket received; see
 // docs/conformance/README.md, "read". Exactly one of frames, messages,
 // raw, end, silence, close or ping says what to wait for.
-func (p *vecPlayer) read(s step) error {
+func (p *vecPlayer) read(s vecStep) error {
 	name := s["read"].(string)
 	c := p.conns[name]
 	if c == nil || c.kind == "async" {
@@ -65,7 +65,7 @@ func (p *vecPlayer) read(s step) error {
 		return r.expect("the end", func(it vecItem) bool { return it.kind == "end" }, nil)
 	case s["close"] != nil:
 		return r.expect("a close frame", func(it vecItem) bool { return it.kind == "close" }, func(it vecItem) error {
-			return closeDiff(p.vars, s["close"].(map[string]any), it)
+			return vecCloseDiff(p.vars, s["close"].(map[string]any), it)
 		})
 	case s["ping"] != nil:
 		return r.expect("a ping", func(it vecItem) bool { return it.kind == "ping" }, nil)
@@ -75,7 +75,7 @@ func (p *vecPlayer) read(s step) error {
 
 // sequence reads until each expected frame or message has matched one,
 // in order, dropping skippable items in between.
-func (p *vecPlayer) sequence(s step, c *vecConn, r *vecReader) error {
+func (p *vecPlayer) sequence(s vecStep, c *vecConn, r *vecReader) error {
 	list, _ := s["frames"].([]any)
 	isWS := c.kind == "ws"
 	if isWS {
@@ -93,7 +93,7 @@ func (p *vecPlayer) sequence(s step, c *vecConn, r *vecReader) error {
 		for {
 			it, ok := r.q.shift(r.deadline)
 			if !ok {
-				return fmt.Errorf("timed out waiting for item %d of %d: %s", i+1, len(wants), show(w))
+				return fmt.Errorf("timed out waiting for item %d of %d: %s", i+1, len(wants), vecShow(w))
 			}
 			var d string
 			switch {
@@ -140,7 +140,7 @@ func (p *vecPlayer) saveFrom(spec map[string]any, w any, it vecItem) error {
 	return p.vars.save(spec, obj)
 }
 
-func closeDiff(vs vecVars, want map[string]any, it vecItem) error {
+func vecCloseDiff(vs vecVars, want map[string]any, it vecItem) error {
 	if c, ok := want["code"].(float64); ok && int(c) != it.code {
 		return fmt.Errorf("close code %d %q, want %v", it.code, it.reason, c)
 	}

@@ -16,8 +16,13 @@ import (
 	"github.com/ferrygw/ferry/server"
 )
 
-// conformanceDir holds the language-neutral conformance vectors.
-var conformanceDir = filepath.Join("..", "docs", "conformance")
+// vecDir holds the language-neutral conformance vectors.
+var vecDir = filepath.Join("..", "docs", "conformance")
+
+// vecTimeout is the default wait of a step: twice the Node runner's
+// default, because here the server runs in the test binary, often with
+// -race, while both runners play at once.
+const vecTimeout = 10 * time.Second
 
 // TestConformanceVectors plays the conformance vectors of docs/conformance
 // against the default gateway (what the ferry command serves without a
@@ -28,9 +33,9 @@ var conformanceDir = filepath.Join("..", "docs", "conformance")
 // failed; with -short, vectors marked slow (timers of 25 to 55 s) are
 // skipped. Without node the Node parts are skipped, unless CI=true.
 func TestConformanceVectors(t *testing.T) {
-	base := startDefaultGateway(t)
+	base := startVecGateway(t)
 	t.Run("rules", func(t *testing.T) {
-		out, err := runNode(t, filepath.Join(conformanceDir, "check-rules.js"))
+		out, err := runVecNode(t, filepath.Join(vecDir, "check-rules.js"))
 		if err != nil {
 			t.Fatalf("check-rules.js: %v\n%s", err, out)
 		}
@@ -38,11 +43,11 @@ func TestConformanceVectors(t *testing.T) {
 	})
 	t.Run("node", func(t *testing.T) {
 		t.Parallel()
-		args := []string{filepath.Join(conformanceDir, "run.js"), base}
+		args := []string{filepath.Join(vecDir, "run.js"), "--timeout", "10000", base}
 		if testing.Short() {
 			args = append(args, "--fast")
 		}
-		out, err := runNode(t, args...)
+		out, err := runVecNode(t, args...)
 		if err != nil {
 			t.Fatalf("run.js: %v\n%s", err, out)
 		}
@@ -50,13 +55,13 @@ func TestConformanceVectors(t *testing.T) {
 	})
 	t.Run("go", func(t *testing.T) {
 		t.Parallel()
-		playVectors(t, base)
+		playVecVectors(t, base)
 	})
 }
 
-// startDefaultGateway serves server.DefaultConfig() on a loopback port
+// startVecGateway serves server.DefaultConfig() on a loopback port
 // until the test ends and returns the echo service's URL.
-func startDefaultGateway(t *testing.T) string {
+func startVecGateway(t *testing.T) string {
 	t.Helper()
 	cfg := server.DefaultConfig()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -79,9 +84,9 @@ func startDefaultGateway(t *testing.T) string {
 	return "http://" + ln.Addr().String() + "/echo"
 }
 
-// runNode runs a Node script and returns its output. Without node it
+// runVecNode runs a Node script and returns its output. Without node it
 // skips the test, or fails it when CI=true.
-func runNode(t *testing.T, args ...string) (string, error) {
+func runVecNode(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -96,26 +101,27 @@ func runNode(t *testing.T, args ...string) (string, error) {
 	return strings.TrimSpace(string(out)), err
 }
 
-type vectorFile struct {
-	Vectors []vector `json:"vectors"`
+type vecFile struct {
+	Vectors []vecVector `json:"vectors"`
 }
 
-type vector struct {
-	ID      string `json:"id"`
-	Pending string `json:"pending"`
-	Slow    bool   `json:"slow"`
-	Steps   []step `json:"steps"`
+type vecVector struct {
+	ID      string    `json:"id"`
+	Pending string    `json:"pending"`
+	Slow    bool      `json:"slow"`
+	Heavy   bool      `json:"heavy"`
+	Steps   []vecStep `json:"steps"`
 }
 
-// loadVectors reads every vector file (every JSON file but rules.json).
-func loadVectors(t *testing.T) []vector {
+// loadVecVectors reads every vector file (every JSON file but rules.json).
+func loadVecVectors(t *testing.T) []vecVector {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(conformanceDir, "*.json"))
+	files, err := filepath.Glob(filepath.Join(vecDir, "*.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	slices.Sort(files)
-	var all []vector
+	var all []vecVector
 	for _, f := range files {
 		if filepath.Base(f) == "rules.json" {
 			continue
@@ -124,7 +130,7 @@ func loadVectors(t *testing.T) []vector {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var vf vectorFile
+		var vf vecFile
 		if err := json.Unmarshal(b, &vf); err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
@@ -133,10 +139,11 @@ func loadVectors(t *testing.T) []vector {
 	return all
 }
 
-// playVectors plays every vector, eight at a time and the slow ones
-// first so that their timers overlap, then reports each as a subtest.
-func playVectors(t *testing.T, base string) {
-	vectors := loadVectors(t)
+// playVecVectors plays every vector, eight at a time (heavy ones one at a
+// time) and the slow ones first so that their timers overlap, then reports
+// each as a subtest.
+func playVecVectors(t *testing.T, base string) {
+	vectors := loadVecVectors(t)
 	results := make([]error, len(vectors))
 	played := make([]time.Duration, len(vectors))
 	order := make(chan int, len(vectors))
@@ -149,12 +156,19 @@ func playVectors(t *testing.T, base string) {
 	}
 	close(order)
 	var wg sync.WaitGroup
+	var heavy sync.Mutex // heavy vectors (megabytes each) play one at a time
 	for range 8 {
 		wg.Go(func() {
 			for i := range order {
+				if vectors[i].Heavy {
+					heavy.Lock()
+				}
 				t0 := time.Now()
-				results[i] = newVecPlayer(base, 5*time.Second).play(vectors[i].Steps)
+				results[i] = newVecPlayer(base, vecTimeout).play(vectors[i].Steps)
 				played[i] = time.Since(t0)
+				if vectors[i].Heavy {
+					heavy.Unlock()
+				}
 			}
 		})
 	}

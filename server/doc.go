@@ -5,5 +5,6 @@
 // demo page behind one origin policy, with graceful shutdown.
 //
 // Handlers receive a bytesocket.Socket and never see which carrier is in
-// use. The wire protocol is in docs/PROTOCOL.md.
+// use. The wire protocol is in docs/PROTOCOL.md, and its encoder and
+// decoder in package wire.
 package server

@@ -30,6 +30,7 @@ import (
 	"github.com/ferrygw/ferry/client"
 	"github.com/ferrygw/ferry/emulation"
 	"github.com/ferrygw/ferry/server"
+	"github.com/ferrygw/ferry/wire"
 	"github.com/gorilla/websocket"
 )
 
@@ -399,7 +400,7 @@ func (a *exAttack) open(header http.Header) string {
 		a.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var info emulation.OpenInfo
+	var info wire.OpenInfo
 	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil || resp.StatusCode != 200 {
 		a.t.Fatalf("open: %d %v", resp.StatusCode, err)
 	}

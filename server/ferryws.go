@@ -9,6 +9,7 @@ import (
 	"github.com/ferrygw/ferry/emulation"
 	"github.com/ferrygw/ferry/internal/ferryws"
 	"github.com/ferrygw/ferry/internal/wsnative"
+	"github.com/ferrygw/ferry/wire"
 	"github.com/gorilla/websocket"
 )
 
@@ -50,14 +51,14 @@ func (h *Service) serveFerryWS(w http.ResponseWriter, r *http.Request, sid strin
 // serveFerryWSFinal upgrades and sends the "o" frame and b, the session's
 // last words (a resume outside the retention window), then closes the
 // connection.
-func (h *Service) serveFerryWSFinal(w http.ResponseWriter, r *http.Request, s *emulation.Session, b emulation.Batch) {
+func (h *Service) serveFerryWSFinal(w http.ResponseWriter, r *http.Request, s *emulation.Session, b wire.Batch) {
 	conn, err := h.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader has answered
 	}
 	defer conn.Close()
-	msg := emulation.AppendOpenInfo([]byte{ferryws.Control}, s.Info())
-	msg = ferryws.AppendServerBatch(wsnative.AppendServerFrame(nil, bytesocket.Binary, msg), b)
+	msg := wire.AppendOpen([]byte{wire.WSControl}, s.Info())
+	msg = wire.AppendWSBatch(wire.AppendServerFrame(nil, bytesocket.Binary, msg), b)
 	_ = conn.NetConn().SetWriteDeadline(time.Now().Add(s.Config().Heartbeat))
 	if _, err := conn.NetConn().Write(msg); err == nil {
 		closeConn(conn, websocket.CloseNormalClosure, "")
@@ -84,7 +85,7 @@ func carryFerryWS(conn *websocket.Conn, guard *wsnative.Guard, s *emulation.Sess
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	info := s.Info() // one snapshot: the client resends from info.Ack+1
-	open := emulation.AppendOpenInfo([]byte{ferryws.Control}, info)
+	open := wire.AppendOpen([]byte{wire.WSControl}, info)
 	first := info.Ack + 1
 	go func() {
 		defer cancel()
@@ -94,7 +95,7 @@ func carryFerryWS(conn *websocket.Conn, guard *wsnative.Guard, s *emulation.Sess
 }
 
 func (h *Service) ferryWSSession(r *http.Request, sid string) (*emulation.Session, uint64, http.Header, error) {
-	if _, err := emulation.ParseVersion(r); err != nil {
+	if _, err := wire.ParseVersion(r.URL.Query()); err != nil {
 		return nil, 0, nil, err
 	}
 	if sid != "" {
@@ -108,11 +109,11 @@ func (h *Service) ferryWSSession(r *http.Request, sid string) (*emulation.Sessio
 	if !websocket.IsWebSocketUpgrade(r) {
 		return nil, 0, nil, errNotUpgrade
 	}
-	offered, err := emulation.ProtocolsFromHeader(r.Header)
+	offered, err := wire.ParseProtocolHeader(r.Header.Values("Sec-Websocket-Protocol"))
 	if err != nil {
 		return nil, 0, nil, err
 	}
-	proto, err := emulation.SelectProtocol(offered, h.cfg.Protocols)
+	proto, err := wire.SelectProtocol(offered, h.cfg.Protocols)
 	if err != nil {
 		return nil, 0, nil, err
 	}
@@ -150,7 +151,7 @@ func writeFerryWS(ctx context.Context, conn *websocket.Conn, s *emulation.Sessio
 		default:
 			return
 		}
-		buf = ferryws.AppendServerBatch(buf[:0], b)
+		buf = wire.AppendWSBatch(buf[:0], b)
 		_ = nc.SetWriteDeadline(time.Now().Add(2 * hb))
 		if _, err := nc.Write(buf); err != nil {
 			return

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/ferrygw/ferry/bytesocket"
-	"github.com/ferrygw/ferry/emulation"
 	"github.com/ferrygw/ferry/server"
+	"github.com/ferrygw/ferry/wire"
 	"github.com/gorilla/websocket"
 )
 
@@ -27,7 +27,7 @@ func rawFerryWS(t *testing.T, base string) (*websocket.Conn, string) {
 	if err != nil || len(p) < 2 || p[0] != 1 || p[1] != 'o' {
 		t.Fatalf("first message %q, %v; want an o frame", p, err)
 	}
-	var info emulation.OpenInfo
+	var info wire.OpenInfo
 	if err := json.Unmarshal(p[2:], &info); err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/ferrygw/ferry/client"
 	"github.com/ferrygw/ferry/emulation"
 	"github.com/ferrygw/ferry/server"
+	"github.com/ferrygw/ferry/wire"
 	"github.com/gorilla/websocket"
 )
 
@@ -331,7 +332,7 @@ func openSessionWith(t *testing.T, hc *http.Client, service, transport string) s
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var info emulation.OpenInfo
+	var info wire.OpenInfo
 	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("POST open: %s, %v", resp.Status, err)
 	}

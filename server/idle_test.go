@@ -18,6 +18,7 @@ import (
 
 	"github.com/ferrygw/ferry/emulation"
 	"github.com/ferrygw/ferry/server"
+	"github.com/ferrygw/ferry/wire"
 	"github.com/gorilla/websocket"
 )
 
@@ -141,7 +142,7 @@ func openIdle(t, addr string, hc *http.Client) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var info emulation.OpenInfo
+	var info wire.OpenInfo
 	err = json.NewDecoder(resp.Body).Decode(&info)
 	resp.Body.Close()
 	if err != nil {

@@ -18,9 +18,9 @@ import (
 // http.Handler that serves its registry (see NewMetrics and
 // NewMetricsWith). A Gateway shares one Metrics among its services
 // (Gateway.Metrics) and serves it at GET /metrics. Its methods are safe
-// for concurrent use. On the message path it costs two atomic adds and
-// one histogram observation per message, with no allocation and no label
-// lookup: each service's series are resolved once.
+// for concurrent use. Counting a message costs three atomic adds (count,
+// bytes, size bucket), with no allocation and no label lookup: the
+// message series are kept per service and read at each scrape.
 //
 // Series, each labelled with service (the service's Name, its path on a
 // Gateway); transport is websocket, sse, longpoll, or plain for RFC 6455
@@ -38,7 +38,7 @@ import (
 //	ferry_handshake_seconds{transport}        histogram, see handshakeBuckets
 //	ferry_session_duration_seconds{transport} histogram, see durationBuckets
 //	ferry_resume_gap_messages                 histogram, see gapBuckets
-//	ferry_message_size_bytes{direction}       histogram, see sizeBuckets
+//	ferry_message_size_bytes{direction}       histogram, see sizeBuckets; its _count and _sum are ferry_messages_total and ferry_bytes_total
 //	ferry_broadcast_queue_seconds             histogram, see queueBuckets (BroadcastQueue)
 //
 // A Metrics made by NewMetrics also serves the Go runtime's and the
@@ -59,6 +59,8 @@ type serviceMetrics struct {
 	name       string
 	series     *series
 	counters   emulation.Counters
+	inSizes    sizeHistogram // counters.InSizes
+	outSizes   sizeHistogram // counters.OutSizes
 	dialErrors atomic.Uint64
 	gap        prometheus.Observer // ferry_resume_gap_messages{service}
 

@@ -7,8 +7,8 @@ import (
 )
 
 // The series whose values are kept elsewhere (emulation.Counters, the
-// session stores) and read at each scrape, so that the message path stays
-// a pair of atomic adds.
+// session stores, sizeHistogram) and read at each scrape, so that the
+// message path stays three atomic adds.
 var (
 	sessionsDesc = desc("ferry_sessions", "Live sessions by service and transport.", "transport")
 	messagesDesc = desc("ferry_messages_total", "Messages by service and direction (in: from clients).", "direction")
@@ -32,7 +32,7 @@ var transports = []string{"websocket", "sse", "longpoll", "plain"}
 
 // Describe sends the descriptors of every Ferry series (prometheus.Collector).
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{sessionsDesc, messagesDesc, bytesDesc, resumesDesc,
+	for _, d := range []*prometheus.Desc{sessionsDesc, messagesDesc, bytesDesc, sizesDesc, resumesDesc,
 		fallbacksDesc, closesDesc, dialDesc, refusedDesc} {
 		ch <- d
 	}
@@ -57,11 +57,14 @@ func (sm *serviceMetrics) collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), append([]string{sm.name}, labels...)...)
 	}
+	in, out := sm.inSizes.buckets(), sm.outSizes.buckets() // before the counts they must not exceed
 	c := sm.counters.Snapshot()
 	counter(messagesDesc, c.MessagesIn, "in")
 	counter(messagesDesc, c.MessagesOut, "out")
 	counter(bytesDesc, c.BytesIn, "in")
 	counter(bytesDesc, c.BytesOut, "out")
+	ch <- prometheus.MustNewConstHistogram(sizesDesc, c.MessagesIn, float64(c.BytesIn), in, sm.name, "in")
+	ch <- prometheus.MustNewConstHistogram(sizesDesc, c.MessagesOut, float64(c.BytesOut), out, sm.name, "out")
 	counter(resumesDesc, c.Resumes)
 	counter(fallbacksDesc, c.Fallbacks)
 	for code, n := range c.Closes {

@@ -7,7 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Buckets of the histograms, upper bounds.
+// Buckets of the histograms, upper bounds (sizeBuckets: see sizeHistogram).
 var (
 	// handshakeBuckets (seconds, 1 ms to 10 s): the server sees a Ferry
 	// WebSocket handshake as one request (the session is created and
@@ -21,9 +21,6 @@ var (
 	// gapBuckets (messages, 0 to 4096, the retention window's message
 	// cap): 0 is a resume that lost nothing in flight.
 	gapBuckets = []float64{0, 1, 4, 16, 64, 256, 1024, 4096}
-	// sizeBuckets (bytes, 16 B to 16 MiB, the default message limit, by
-	// fours).
-	sizeBuckets = prometheus.ExponentialBuckets(16, 4, 11)
 	// queueBuckets (seconds, 25 µs to 1 s): a fan-out pass hands a batch to
 	// thousands of subscribers in about a millisecond.
 	queueBuckets = []float64{25e-6, 50e-6, 100e-6, 250e-6, 500e-6, .001, .0025, .005, .01, .025, .05, .1, .25, 1}
@@ -34,7 +31,6 @@ type series struct {
 	handshake   *prometheus.HistogramVec // service, transport
 	duration    *prometheus.HistogramVec // service, transport
 	gap         *prometheus.HistogramVec // service
-	sizes       *prometheus.HistogramVec // service, direction
 	queue       *prometheus.HistogramVec // service
 	transitions *prometheus.CounterVec   // service, from, to
 }
@@ -53,8 +49,6 @@ func newSeries() *series {
 		gap: hist("ferry_resume_gap_messages",
 			"Frames after the client's last received one that a resumed carrier sends again from the retention window (unconfirmed, or queued while no carrier was attached); one sample per ferry_resumes_total.",
 			gapBuckets),
-		sizes: hist("ferry_message_size_bytes",
-			"Message payload bytes by direction (in: from clients).", sizeBuckets, "direction"),
 		queue: hist("ferry_broadcast_queue_seconds",
 			"Time from a broadcast Publish until the message is queued for every subscriber (in each session's retention window or plain WebSocket's send queue); the carriers' writes come after and are not included.",
 			queueBuckets),
@@ -76,8 +70,8 @@ func (s *series) collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func (s *series) collectors() [6]prometheus.Collector {
-	return [...]prometheus.Collector{s.handshake, s.duration, s.gap, s.sizes, s.queue, s.transitions}
+func (s *series) collectors() [5]prometheus.Collector {
+	return [...]prometheus.Collector{s.handshake, s.duration, s.gap, s.queue, s.transitions}
 }
 
 // fallbacks are the carrier switches ferry_fallbacks_total counts; their
@@ -89,8 +83,7 @@ var fallbacks = [][2]string{{"websocket", "sse"}, {"websocket", "longpoll"}, {"s
 func (s *series) forService(name string) *serviceMetrics {
 	sm := &serviceMetrics{name: name, series: s, refused: make(map[int]uint64),
 		gap: s.gap.WithLabelValues(name)}
-	sm.counters.InSizes = s.sizes.WithLabelValues(name, "in")
-	sm.counters.OutSizes = s.sizes.WithLabelValues(name, "out")
+	sm.counters.InSizes, sm.counters.OutSizes = &sm.inSizes, &sm.outSizes
 	sm.counters.OnAttach = sm.attached
 	for _, f := range fallbacks {
 		s.transitions.WithLabelValues(name, f[0], f[1])

@@ -78,6 +78,26 @@ ferry_resumes_total{service="/x"} 2
 	}
 }
 
+// TestMetricsSizeBucket checks sizeBucket against sizeBuckets at every
+// bound.
+func TestMetricsSizeBucket(t *testing.T) {
+	if got := sizeBucket(0); got != 0 {
+		t.Errorf("sizeBucket(0) = %d, want 0", got)
+	}
+	for i, b := range sizeBuckets {
+		n := uint64(b)
+		if got := sizeBucket(n); got != i {
+			t.Errorf("sizeBucket(%d) = %d, want %d", n, got, i)
+		}
+		if got := sizeBucket(n + 1); got != i+1 {
+			t.Errorf("sizeBucket(%d) = %d, want %d", n+1, got, i+1)
+		}
+	}
+	if got := sizeBucket(1 << 62); got != len(sizeBuckets) {
+		t.Errorf("sizeBucket(2^62) = %d, want %d", got, len(sizeBuckets))
+	}
+}
+
 // TestMetricsMessagePathAllocs checks that counting a message, sizes
 // included, allocates nothing.
 func TestMetricsMessagePathAllocs(t *testing.T) {
@@ -88,4 +108,27 @@ func TestMetricsMessagePathAllocs(t *testing.T) {
 	}); n != 0 {
 		t.Fatalf("%v allocations per message pair, want 0", n)
 	}
+}
+
+// BenchmarkMetricsMessagePath measures counting one message in and one
+// out into a service's metrics, as every carrier does, from one goroutine
+// and from all at once.
+func BenchmarkMetricsMessagePath(b *testing.B) {
+	c := &NewMetrics().service("/x").counters
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			c.In(100)
+			c.Out(70000)
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				c.In(100)
+				c.Out(70000)
+			}
+		})
+	})
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ferrygw/ferry/bytesocket"
 	"github.com/ferrygw/ferry/internal/wsnative"
+	"github.com/ferrygw/ferry/wire"
 )
 
 // countedSocket counts a plain WebSocket's messages into a service's
@@ -51,7 +52,7 @@ func (s *countedSocket) WriteRaw(ctx context.Context, frames net.Buffers) error 
 	err := s.Socket.WriteRaw(ctx, frames)
 	if err == nil {
 		for _, f := range frames {
-			s.sm.counters.Out(wsnative.FramePayloadLen(f))
+			s.sm.counters.Out(wire.ServerFramePayloadLen(f))
 		}
 	}
 	s.note(err)

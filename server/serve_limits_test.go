@@ -17,6 +17,7 @@ import (
 
 	"github.com/ferrygw/ferry/emulation"
 	"github.com/ferrygw/ferry/server"
+	"github.com/ferrygw/ferry/wire"
 )
 
 // serveGateway serves g with Gateway.Serve on a loopback port until the
@@ -161,7 +162,7 @@ func (c *rawConn) openLongPoll(t *testing.T) string {
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("open: %v %q %v", resp, body, err)
 	}
-	var info emulation.OpenInfo
+	var info wire.OpenInfo
 	if err := json.Unmarshal([]byte(body), &info); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/ferrygw/ferry/internal/wsnative"
 	"github.com/ferrygw/ferry/longpoll"
 	"github.com/ferrygw/ferry/sse"
+	"github.com/ferrygw/ferry/wire"
 	"github.com/go-chi/chi/v5"
 	"github.com/gorilla/websocket"
 )
@@ -257,12 +258,12 @@ func (h *Service) serveNative(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, http.StatusUpgradeRequired, errNotUpgrade.Error())
 		return
 	}
-	offered, err := emulation.ProtocolsFromHeader(r.Header)
+	offered, err := wire.ParseProtocolHeader(r.Header.Values("Sec-Websocket-Protocol"))
 	if err != nil {
 		emulation.WriteError(w, err)
 		return
 	}
-	proto, err := emulation.SelectProtocol(offered, h.cfg.Protocols)
+	proto, err := wire.SelectProtocol(offered, h.cfg.Protocols)
 	if err != nil {
 		emulation.WriteError(w, err)
 		return

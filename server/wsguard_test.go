@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/ferrygw/ferry/bytesocket"
-	"github.com/ferrygw/ferry/emulation"
 	"github.com/ferrygw/ferry/server"
+	"github.com/ferrygw/ferry/wire"
 	"github.com/gorilla/websocket"
 )
 
@@ -132,13 +132,13 @@ func (c *rawWS) readUntilDropped(t *testing.T) int {
 }
 
 // openInfo reads a Ferry WebSocket's first message, the "o" frame.
-func (c *rawWS) openInfo(t *testing.T) emulation.OpenInfo {
+func (c *rawWS) openInfo(t *testing.T) wire.OpenInfo {
 	t.Helper()
 	_, p, err := c.read()
 	if err != nil || len(p) < 2 || p[0] != 1 || p[1] != 'o' {
 		t.Fatalf("first message %q, %v; want an o frame", p, err)
 	}
-	var info emulation.OpenInfo
+	var info wire.OpenInfo
 	if err := json.Unmarshal(p[2:], &info); err != nil {
 		t.Fatal(err)
 	}

@@ -3,16 +3,12 @@ package sse
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/ferrygw/ferry/emulation"
+	"github.com/ferrygw/ferry/wire"
 )
-
-// PreludeBytes is the size of the comment that opens every stream, so
-// that buffering intermediaries and old XHR implementations release data.
-const PreludeBytes = 2048
 
 // Downstream serves a session's frames as an event stream
 // (PROTOCOL.md §5.1): prelude, an "o" event, then an event per batch of
@@ -57,10 +53,10 @@ func (Downstream) ServeLeg(w http.ResponseWriter, r *http.Request, s *emulation.
 // ServeFinal answers with a whole stream holding only b: the prelude, the
 // retry field, and b as one event. There is no "o" event: the session is
 // over.
-func (Downstream) ServeFinal(w http.ResponseWriter, _ *http.Request, b emulation.Batch) {
+func (Downstream) ServeFinal(w http.ResponseWriter, _ *http.Request, b wire.Batch) {
 	setHeaders(w.Header())
-	buf := append(append([]byte(nil), Prelude(PreludeBytes)...), "retry: 1000\n"...)
-	_, _ = w.Write(AppendBatch(buf, b))
+	buf := append(append([]byte(nil), wire.Prelude(wire.PreludeBytes)...), "retry: 1000\n"...)
+	_, _ = w.Write(wire.AppendBatchEvent(buf, b))
 }
 
 func setHeaders(h http.Header) {
@@ -117,9 +113,9 @@ func (b *headBuf) Write(p []byte) (int, error) {
 func streamLeg(ctx context.Context, s *emulation.Session, leg *emulation.Leg, out func([]byte) bool) {
 	cfg := s.Config()
 	written, ok := send(out, func(buf []byte) []byte {
-		buf = append(buf, Prelude(PreludeBytes)...)
+		buf = append(buf, wire.Prelude(wire.PreludeBytes)...)
 		buf = append(buf, "retry: 1000\n"...)
-		return AppendEvent(buf, 0, s.AppendOpen(nil))
+		return wire.AppendEvent(buf, 0, wire.AppendOpen(nil, s.Info()))
 	})
 	for ok && written < cfg.StreamBytes {
 		b, err := leg.Next(ctx, cfg.Heartbeat, cfg.StreamBytes-written)
@@ -127,12 +123,12 @@ func streamLeg(ctx context.Context, s *emulation.Session, leg *emulation.Leg, ou
 			return
 		}
 		var n int
-		n, ok = send(out, func(buf []byte) []byte { return AppendBatch(buf, b) })
+		n, ok = send(out, func(buf []byte) []byte { return wire.AppendBatchEvent(buf, b) })
 		written += n
 	}
 	if ok {
 		send(out, func(buf []byte) []byte {
-			return AppendEvent(buf, 0, []byte{emulation.KindReconnect})
+			return wire.AppendEvent(buf, 0, []byte{wire.KindReconnect})
 		})
 	}
 }
@@ -148,24 +144,6 @@ func send(out func([]byte) bool, fill func([]byte) []byte) (int, bool) {
 		bufPool.Put(bp)
 	}
 	return len(buf), ok
-}
-
-// AppendBatch appends a batch as one event (PROTOCOL.md §5.1): a data
-// line per frame, and the number of the last frame as the event id; an
-// empty batch is a heartbeat. Long-poll bodies use the same syntax. One
-// event instead of one per frame saves an id line per frame on the wire
-// and a message event per frame in the browser.
-func AppendBatch(buf []byte, b emulation.Batch) []byte {
-	if len(b.Frames) == 0 {
-		return AppendEvent(buf, 0, []byte{emulation.KindHeartbeat})
-	}
-	buf = append(buf, "id: "...)
-	buf = strconv.AppendUint(buf, b.Frames[len(b.Frames)-1].Seq, 10)
-	for i := range b.Frames {
-		buf = append(buf, "\ndata: "...)
-		buf = b.Frames[i].AppendText(buf)
-	}
-	return append(buf, '\n', '\n')
 }
 
 // flushOut writes p and flushes it, with a write deadline so a stalled

@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 
 	"github.com/ferrygw/ferry/emulation"
@@ -64,28 +63,5 @@ func TestServeLegClientGoneAtHijack(t *testing.T) {
 	}
 	if released != 1 {
 		t.Fatalf("release called %d times, want 1", released)
-	}
-}
-
-// TestAppendBatch checks the event a batch becomes (PROTOCOL.md §5.1): one
-// event, a data line per frame, the last frame's number as its id; and
-// that the event-stream decoder reads it back as such.
-func TestAppendBatch(t *testing.T) {
-	b := emulation.Batch{Frames: []emulation.Frame{
-		{Seq: 7, Kind: emulation.KindText, Data: []byte("hello\nworld")},
-		{Seq: 8, Kind: emulation.KindBinary, Data: []byte{0xdd, 0xab, 0xfb, 0xef}},
-		{Seq: 9, Kind: emulation.KindClose, Code: 1000, Data: []byte("bye")},
-	}}
-	got := string(AppendBatch(nil, b))
-	want := "id: 9\ndata: thello\\nworld\ndata: b3av77w==\ndata: c1000 bye\n\n"
-	if got != want {
-		t.Fatalf("AppendBatch = %q\nwant %q", got, want)
-	}
-	if got := string(AppendBatch(nil, emulation.Batch{})); got != "data: h\n\n" {
-		t.Fatalf("empty batch = %q, want a heartbeat", got)
-	}
-	ev, err := NewDecoder(strings.NewReader(want)).Next()
-	if err != nil || ev.ID != "9" || string(ev.Data) != "thello\\nworld\nb3av77w==\nc1000 bye" {
-		t.Fatalf("decoded %+v, %v", ev, err)
 	}
 }

@@ -61,7 +61,7 @@ import (
 	"github.com/ferrygw/ferry/bytesocket"
 	"github.com/ferrygw/ferry/emulation"
 	"github.com/ferrygw/ferry/server"
-	"github.com/ferrygw/ferry/sse"
+	"github.com/ferrygw/ferry/wire"
 	r3 "github.com/r3labs/sse/v2"
 	"gopkg.in/cenkalti/backoff.v1"
 )
@@ -163,7 +163,7 @@ func TestThirdPartyEdgePayloads(t *testing.T) {
 				t.Fatalf("event id %q data %.80q (%d bytes), want id %d data %.80q (%d bytes)",
 					ev.ID, ev.Data, len(ev.Data), i+1, want, len(want))
 			}
-			typ, p, err := bytesocket.ParseFrame(ev.Data)
+			typ, p, err := wire.ParseFrame(ev.Data)
 			if err != nil || typ != tc.m.typ || string(p) != tc.m.data {
 				t.Fatalf("frame reads back as %v %.80q, %v", typ, p, err)
 			}
@@ -297,13 +297,13 @@ func TestThirdPartyCutMidEvent(t *testing.T) {
 	}
 
 	_, body, _ := bytes.Cut(r.tap.cutBytes(), []byte("\r\n\r\n"))
-	var p sse.Parser
+	var p wire.EventParser
 	var events []string
-	if err := p.Feed(body, func(ev sse.Event) { events = append(events, string(ev.Data[:1])) }); err != nil {
+	if err := p.Feed(body, func(ev wire.Event) { events = append(events, string(ev.Data[:1])) }); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(events, []string{"o"}) || p.LastEventID() != "" {
-		t.Fatalf("sse.Parser dispatched %q, last id %q; want only the o event", events, p.LastEventID())
+		t.Fatalf("wire.EventParser dispatched %q, last id %q; want only the o event", events, p.LastEventID())
 	}
 }
 
@@ -381,7 +381,7 @@ func (m message) write(t *testing.T, s bytesocket.Socket) {
 
 // frame returns m's frame (PROTOCOL.md §3).
 func (m message) frame() string {
-	return string(bytesocket.AppendFrame(nil, m.typ, []byte(m.data)))
+	return string(wire.AppendFrame(nil, m.typ, []byte(m.data)))
 }
 
 // seqFrame is a sequenced frame and its number.

@@ -11,6 +11,7 @@ const CARRIERS = [
   {name: 'websocket', transports: ['websocket'], env: {}},
   {name: 'sse (EventSource)', transports: ['sse'], env: {es: true}},
   {name: 'sse (XHR streaming)', transports: ['sse'], env: {es: false}},
+  {name: 'sse (fetch streaming)', transports: ['sse'], env: {es: false, fetch: true}},
   {name: 'longpoll', transports: ['longpoll'], env: {}}
 ];
 

@@ -1,7 +1,8 @@
 'use strict';
 
 // Test doubles for client.js: a fake clock, fake XMLHttpRequest, WebSocket
-// and EventSource constructors, and FakeServer, a small in-memory
+// and EventSource constructors, a fake fetch with a streamed body, and
+// FakeServer, a small in-memory
 // implementation of the server side of docs/PROTOCOL.md (an echo service)
 // that answers those fakes.
 
@@ -61,12 +62,56 @@ function control(text) {
   return u8.buffer;
 }
 
+// Thenable stands in for a promise: its reactions run as zero timers on
+// the fake clock, so a fetch stream advances with clock.tick() like the
+// other fakes (and, as with real promises, never within the call that
+// settles it). then() returns nothing: client.js does not chain.
+class Thenable {
+  constructor(clock) {
+    this.clock = clock;
+    this.state = 'pending';
+    this.value = undefined;
+    this.reactions = [];
+  }
+  then(ok, err) {
+    this.reactions.push([ok, err]);
+    if (this.state !== 'pending') {
+      this.run();
+    }
+  }
+  resolve(v) {
+    this.settle('fulfilled', v);
+  }
+  reject(e) {
+    this.settle('rejected', e);
+  }
+  settle(state, value) {
+    if (this.state === 'pending') {
+      this.state = state;
+      this.value = value;
+      this.run();
+    }
+  }
+  run() {
+    for (const [ok, err] of this.reactions.splice(0)) {
+      this.clock.setTimeout(() => {
+        const fn = this.state === 'fulfilled' ? ok : err;
+        if (fn) {
+          fn(this.value);
+        }
+      }, 0);
+    }
+  }
+}
+
 // harness builds an injectable env of fakes. opts: ws, es (include
-// WebSocket / EventSource), storage (a Map-backed sessionStorage), plus any
-// env key to override.
+// WebSocket / EventSource), fetch (true: the fake fetch; a function: that
+// fetch; absent: a browser without fetch), storage (a Map-backed sessionStorage), plus
+// any env key to override.
 function harness(opts = {}) {
   const clock = new FakeClock();
-  const h = {clock, xhrs: [], sockets: [], sources: [], server: null, store: new Map()};
+  const h = {clock, xhrs: [], sockets: [], sources: [], fetches: [], server: null, store: new Map()};
+  h.fetchBodies = true; // false: responses without a readable body (fetch without streams)
 
   class FakeXHR {
     constructor() {
@@ -226,6 +271,137 @@ function harness(opts = {}) {
   FakeWebSocket.CONNECTING = 0;
   FakeWebSocket.OPEN = 1;
 
+  // FakeFetch is one fetch() call. Its test side mirrors FakeXHR's
+  // (respond, chunk, end, fail, done), so FakeServer answers both alike;
+  // chunk also takes a Uint8Array, to split UTF-8 sequences. The body is a
+  // queue of chunks read through getReader(); the request's AbortSignal
+  // ends it as a browser does (pending reads reject with AbortError).
+  class FakeFetch {
+    constructor(url, init = {}) {
+      this.url = url;
+      this.init = init;
+      this.method = init.method || 'GET';
+      this.u = new URL(url);
+      this.status = 0;
+      this.ended = false;
+      this.failed = false;
+      this.aborted = false;
+      this.answer = new Thenable(clock);
+      this.queue = []; // chunks not yet read
+      this.reads = []; // reads waiting for a chunk
+      this.bytes = 0; // bytes the client has read
+      h.fetches.push(this);
+      if (init.signal) {
+        if (init.signal.aborted) {
+          this.abort();
+        } else {
+          init.signal.addEventListener('abort', () => this.abort());
+        }
+      }
+      if (h.server && !this.aborted) {
+        h.server.onXHR(this);
+      }
+    }
+    get done() {
+      return this.ended || this.failed || this.aborted;
+    }
+    get path() {
+      return this.u.pathname;
+    }
+    param(k) {
+      return this.u.searchParams.get(k);
+    }
+    abort() {
+      if (this.done) {
+        return;
+      }
+      this.aborted = true;
+      const e = new DOMException('The operation was aborted.', 'AbortError');
+      this.answer.reject(e);
+      this.pump();
+      if (h.server) {
+        h.server.onAbort(this);
+      }
+    }
+    headers() {
+      if (this.status === 0) {
+        this.status = 200;
+        this.answer.resolve(this.response());
+      }
+    }
+    response() {
+      const reader = {
+        read: () => {
+          const t = new Thenable(clock);
+          this.reads.push(t);
+          this.pump();
+          return t;
+        },
+        cancel: () => this.abort(),
+        releaseLock: () => {}
+      };
+      return {
+        status: this.status, ok: this.status >= 200 && this.status < 300,
+        body: h.fetchBodies ? {getReader: () => reader} : null
+      };
+    }
+    pump() {
+      while (this.reads.length) {
+        if (this.queue.length && !this.aborted) {
+          const value = this.queue.shift();
+          this.bytes += value.length;
+          this.reads.shift().resolve({done: false, value});
+        } else if (this.aborted) {
+          this.reads.shift().reject(new DOMException('The operation was aborted.', 'AbortError'));
+        } else if (this.failed) {
+          this.reads.shift().reject(new TypeError('network error'));
+        } else if (this.ended) {
+          this.reads.shift().resolve({done: true, value: undefined});
+        } else {
+          break;
+        }
+      }
+    }
+    // Test side.
+    respond(status, text = '') {
+      if (this.done) {
+        return;
+      }
+      this.status = status;
+      this.answer.resolve(this.response());
+      if (text) {
+        this.queue.push(utf8(text));
+      }
+      this.end();
+    }
+    chunk(data) {
+      if (this.done) {
+        return;
+      }
+      this.headers();
+      this.queue.push(typeof data === 'string' ? utf8(data) : data);
+      this.pump();
+    }
+    end() {
+      if (this.done) {
+        return;
+      }
+      this.headers();
+      this.ended = true;
+      this.pump();
+    }
+    // fail is a network error: before the headers fetch() rejects, after
+    // them the body's next read does.
+    fail() {
+      if (this.done) {
+        return;
+      }
+      this.failed = true;
+      this.answer.reject(new TypeError('Failed to fetch'));
+      this.pump();
+    }
+  }
+
   class FakeEventSource {
     constructor(url, init) {
       this.url = url;
@@ -285,6 +461,7 @@ function harness(opts = {}) {
     XMLHttpRequest: FakeXHR,
     WebSocket: opts.ws === false ? null : FakeWebSocket,
     EventSource: opts.es ? FakeEventSource : null,
+    fetch: typeof opts.fetch === 'function' ? opts.fetch : opts.fetch ? (url, init) => new FakeFetch(url, init).answer : null,
     sessionStorage: storage,
     location: {href: 'http://example.com/app/index.html'},
     random: () => 0.5,
@@ -294,18 +471,20 @@ function harness(opts = {}) {
     queueMicrotask: (fn) => fn()
   };
   for (const k of Object.keys(opts)) {
-    if (!['ws', 'es'].includes(k)) {
+    if (!['ws', 'es', 'fetch'].includes(k)) {
       h.env[k] = opts[k];
     }
   }
   h.FakeXHR = FakeXHR;
   h.FakeWebSocket = FakeWebSocket;
   h.FakeEventSource = FakeEventSource;
+  h.FakeFetch = FakeFetch;
   // open creates a socket on this env; extra options are merged in.
   h.open = (url = 'ws://example.com/echo', protocols, o = {}) =>
     new Ferry.WebSocket(url, protocols, Object.assign({env: h.env}, o));
   h.pendingXHR = () => h.xhrs.filter((x) => !x.done);
   h.lastXHR = (path) => h.xhrs.filter((x) => !path || x.path.endsWith(path)).pop();
+  h.lastFetch = () => h.fetches[h.fetches.length - 1];
   return h;
 }
 

@@ -64,7 +64,7 @@ function load(dir) {
       }
       seen.add(v.id);
       for (const k of Object.keys(v)) {
-        if (!['id', 'title', 'spec', 'pending', 'slow', 'note', 'steps'].includes(k)) {
+        if (!['id', 'title', 'spec', 'pending', 'slow', 'heavy', 'note', 'steps'].includes(k)) {
           throw new Error(`${f}: ${v.id}: unknown key ${JSON.stringify(k)}`);
         }
       }
@@ -72,7 +72,7 @@ function load(dir) {
         try {
           verb(s);
         } catch (e) {
-          throw new Error(`${f}: ${v.id}: step ${i + 1}: ${e.message}`);
+          throw new Error(`${f}: ${v.id}: step ${i + 1}: ${e.message}`, {cause: e});
         }
       });
       vectors.push({...v, file: f});
@@ -126,11 +126,25 @@ async function main() {
     }
   };
   const t0 = Date.now();
+  let heavy = Promise.resolve(); // heavy vectors (megabytes each) play one at a time
   const worker = async () => {
     while (order.length > 0) {
       const i = order.shift();
       const v = vectors[i];
-      results[i] = opts.fast && v.slow ? {skipped: true} : await playOne(v, opts);
+      if (opts.fast && v.slow) {
+        results[i] = {skipped: true};
+      } else if (v.heavy) {
+        const before = heavy;
+        let done;
+        heavy = new Promise((resolve) => {
+          done = resolve;
+        });
+        await before;
+        results[i] = await playOne(v, opts);
+        done();
+      } else {
+        results[i] = await playOne(v, opts);
+      }
       flush();
     }
   };
@@ -141,9 +155,9 @@ async function main() {
   const skipped = count((v, r) => r.skipped);
   const pendingFail = count((v, r) => v.pending && !r.skipped && !r.ok);
   const pendingPass = count((v, r) => v.pending && !r.skipped && r.ok);
-  console.log(`pending: ${pendingFail} still failing, ${pendingPass} passing (not counted below)`);
-  console.log(`conformance (${opts.url}, ${((Date.now() - t0) / 1000).toFixed(1)} s): ` +
-    `${passed} passed, ${failed} failed, ${skipped} skipped`);
+  console.log(`${opts.url}: ${vectors.length} vectors in ${((Date.now() - t0) / 1000).toFixed(1)} s; ` +
+    `pending: ${pendingFail} still failing, ${pendingPass} passing (not counted below)`);
+  console.log(`conformance: ${passed} passed, ${failed} failed, ${skipped} skipped`);
   process.exit(failed > 0 ? 1 : 0);
 }
 

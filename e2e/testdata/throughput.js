@@ -1,10 +1,11 @@
 /*
  * Page of throughput_test.go. Burst.start(params) opens a Ferry.WebSocket
- * forced onto one transport (params.transports, params.eventSource) to
- * params.url, asks the service for params.n binary messages ("down N"),
- * and checks each as it arrives: message i is i as 4 bytes big-endian,
- * then (i * 7) % 251 bytes of which byte k is (i + k) & 255 (payload in
- * throughput_test.go). Burst.state() returns a JSON string.
+ * forced onto one transport (params.transports, params.eventSource,
+ * params.fetchStream) to params.url, asks the service for params.n binary
+ * messages ("down N"), and checks each as it arrives: message i is i as 4
+ * bytes big-endian, then (i * 7) % 251 bytes of which byte k is (i + k) &
+ * 255 (payload in throughput_test.go). Burst.state() returns a JSON
+ * string.
  */
 (function (root) {
   'use strict';
@@ -29,7 +30,7 @@
 
   function start(p) {
     var ws = new root.Ferry.WebSocket(p.url, [], {
-      transports: p.transports, eventSource: p.eventSource, remember: false
+      transports: p.transports, eventSource: p.eventSource, fetchStream: p.fetchStream, remember: false
     });
     var t0 = 0;
     ws.binaryType = 'arraybuffer';

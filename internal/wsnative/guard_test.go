@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ferrygw/ferry/bytesocket"
+	"github.com/ferrygw/ferry/wire"
 )
 
 // TestGuardedWrites streams messages through Write and WriteRaw to a peer
@@ -27,7 +28,7 @@ func TestGuardedWrites(t *testing.T) {
 				if i%2 == 0 {
 					err = s.Write(ctx, bytesocket.Binary, msg(i))
 				} else {
-					err = s.WriteRaw(ctx, net.Buffers{AppendServerFrame(nil, bytesocket.Binary, msg(i))})
+					err = s.WriteRaw(ctx, net.Buffers{wire.AppendServerFrame(nil, bytesocket.Binary, msg(i))})
 				}
 				if err != nil {
 					errc <- err

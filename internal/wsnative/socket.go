@@ -3,12 +3,13 @@
 // without Ferry's framing (Accept) and by the Go client's "plain" mode
 // (New). A server's connections, plain or Ferry's, are upgraded with a
 // Guard, which pings silent peers and answers invalid close frames.
+// WriteRaw sends frames pre-encoded with wire.AppendServerFrame.
 package wsnative
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -32,7 +33,11 @@ type Socket struct {
 	readDone chan struct{} // closed when readLoop ends; readErr set before
 	readErr  error
 	wmu      sync.Mutex // serializes writes
-	closed   atomic.Bool
+	// peerClose is the peer's close frame, set by the reader before
+	// readDone closes; answered once the application reads it.
+	peerClose *bytesocket.CloseError
+	answered  sync.Once
+	closed    atomic.Bool
 }
 
 type inMsg struct {
@@ -97,11 +102,23 @@ func (s *Socket) readLoop() {
 	}
 }
 
-// echoClose answers the peer's close with the same code and reason (an
-// empty close frame when the peer sent no code).
+// echoClose is gorilla's close handler. It answers nothing yet: the
+// peer's close is answered when the application reads it (see Read),
+// after it has answered the messages before it, as the reader of a
+// native WebSocket does. gorilla reads one message ahead of the
+// application, so answering here could overtake the reply to the last
+// message.
 func (s *Socket) echoClose(code int, text string) error {
-	s.sendClose(bytesocket.StatusCode(code), text)
+	s.peerClose = &bytesocket.CloseError{Code: bytesocket.StatusCode(code), Reason: text}
 	return nil
+}
+
+// answerClose answers the peer's close, once, with the same code and
+// reason (an empty close frame when the peer sent no code).
+func (s *Socket) answerClose() {
+	if ce := s.peerClose; ce != nil {
+		s.answered.Do(func() { s.sendClose(ce.Code, ce.Reason) })
+	}
 }
 
 func (s *Socket) mapReadErr(err error) error {
@@ -114,9 +131,20 @@ func (s *Socket) mapReadErr(err error) error {
 	}
 	if errors.Is(err, websocket.ErrReadLimit) {
 		s.sendClose(bytesocket.StatusMessageTooBig, "message too big")
+		s.drain()
 		return bytesocket.CloseError{Code: bytesocket.StatusMessageTooBig, Reason: "message too big"}
 	}
 	return bytesocket.CloseError{Code: bytesocket.StatusAbnormalClosure}
+}
+
+// drain reads and drops what the peer still sends, for a second at most
+// or until it closes, after our close for an oversized message: closing
+// the connection with the rest of that message unread would reset it, and
+// a reset can destroy our close frame before the peer reads it.
+func (s *Socket) drain() {
+	nc := s.conn.NetConn()
+	_ = nc.SetReadDeadline(time.Now().Add(time.Second))
+	_, _ = io.Copy(io.Discard, nc)
 }
 
 // Read returns the next message. See bytesocket.Socket.
@@ -131,6 +159,7 @@ func (s *Socket) Read(ctx context.Context) (bytesocket.MessageType, []byte, erro
 		if s.closed.Load() {
 			return 0, nil, bytesocket.ErrClosed("read")
 		}
+		s.answerClose()
 		return 0, nil, s.readErr
 	case <-ctx.Done():
 		return 0, nil, ctx.Err()
@@ -228,49 +257,9 @@ func (s *Socket) RemoteAddr() net.Addr { return s.conn.RemoteAddr() }
 // Header returns the opening request's headers.
 func (s *Socket) Header() http.Header { return s.header }
 
-// AppendServerFrame appends p as one unmasked RFC 6455 data frame, as a
-// server sends it (FIN set, no extensions), for WriteRaw. Encoding a
-// broadcast message once serves every subscriber.
-func AppendServerFrame(dst []byte, typ bytesocket.MessageType, p []byte) []byte {
-	return append(AppendServerFrameHeader(dst, typ, len(p)), p...)
-}
-
-// AppendServerFrameHeader appends the header of an unmasked data frame
-// with an n-byte payload; the payload follows it.
-func AppendServerFrameHeader(dst []byte, typ bytesocket.MessageType, n int) []byte {
-	op := byte(websocket.BinaryMessage)
-	if typ == bytesocket.Text {
-		op = websocket.TextMessage
-	}
-	dst = append(dst, 0x80|op)
-	switch {
-	case n <= 125:
-		return append(dst, byte(n))
-	case n <= 0xffff:
-		return append(dst, 126, byte(n>>8), byte(n))
-	}
-	dst = append(dst, 127)
-	return binary.BigEndian.AppendUint64(dst, uint64(n))
-}
-
-// FramePayloadLen returns the payload length of a frame made by
-// AppendServerFrame: its length less its header's.
-func FramePayloadLen(frame []byte) int {
-	if len(frame) < 2 {
-		return 0
-	}
-	switch frame[1] & 0x7f {
-	case 126:
-		return max(len(frame)-4, 0)
-	case 127:
-		return max(len(frame)-10, 0)
-	}
-	return len(frame) - 2
-}
-
-// WriteRaw sends frames made by AppendServerFrame in one system call
-// (writev). Each frame must be a whole data frame; text frames must carry
-// valid UTF-8.
+// WriteRaw sends frames made by wire.AppendServerFrame in one system
+// call (writev). Each frame must be a whole data frame; text frames must
+// carry valid UTF-8.
 func (s *Socket) WriteRaw(ctx context.Context, frames net.Buffers) error {
 	if s.closed.Load() {
 		return bytesocket.ErrClosed("write")

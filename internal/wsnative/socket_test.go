@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ferrygw/ferry/bytesocket"
+	"github.com/ferrygw/ferry/wire"
 	"github.com/gorilla/websocket"
 )
 
@@ -42,7 +43,7 @@ func TestWriteRaw(t *testing.T) {
 				}
 				continue
 			}
-			raw = append(raw, AppendServerFrame(nil, m.typ, m.p))
+			raw = append(raw, wire.AppendServerFrame(nil, m.typ, m.p))
 			if i%3 == 2 {
 				if err := s.WriteRaw(ctx, raw); err != nil {
 					t.Error(err)
@@ -72,17 +73,5 @@ func TestWriteRaw(t *testing.T) {
 		if typ != int(m.typ) || !bytes.Equal(p, m.p) {
 			t.Fatalf("message %d: got type %d, %d bytes; want type %d, %d bytes", i, typ, len(p), m.typ, len(m.p))
 		}
-	}
-}
-
-func TestFramePayloadLen(t *testing.T) {
-	for _, n := range []int{0, 1, 125, 126, 65535, 65536, 70000} {
-		f := AppendServerFrame(nil, bytesocket.Binary, make([]byte, n))
-		if got := FramePayloadLen(f); got != n {
-			t.Errorf("payload %d: FramePayloadLen = %d", n, got)
-		}
-	}
-	if got := FramePayloadLen([]byte{0x82}); got != 0 {
-		t.Errorf("truncated frame: %d, want 0", got)
 	}
 }

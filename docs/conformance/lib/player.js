@@ -84,7 +84,7 @@ class Player {
         try {
           await this[verb(step)](step);
         } catch (e) {
-          throw new Error(`step ${i + 1} (${safeDescribe(step)}): ${e.message}`);
+          throw new Error(`step ${i + 1} (${safeDescribe(step)}): ${e.message}`, {cause: e});
         }
       }
     } finally {
@@ -144,7 +144,7 @@ class Player {
       this.conns.set(name, {kind: step.stream ? 'stream' : 'async', req, t0});
     }
     if (step.partial) {
-      await this.partial(step, req, body, response);
+      await this.partial(step, req, body);
       if (step.partial.then === 'cut') {
         return;
       }
@@ -191,7 +191,7 @@ class Player {
 
   // partial writes the first bytes of the body only, then waits for the
   // response ("stall") or drops the connection ("cut").
-  async partial(step, req, body, response) {
+  async partial(step, req, body) {
     req.write(body.subarray(0, expr(step.partial.bytes, this.vars)));
     if (step.partial.then === 'cut') {
       await delay(200);
@@ -269,7 +269,7 @@ class Player {
       try {
         obj = JSON.parse(text);
       } catch (e) {
-        throw new Error(`body is not JSON: ${short(text)}`);
+        throw new Error(`body is not JSON: ${short(text)}`, {cause: e});
       }
       const d = want.json === undefined ? null : subset(want.json, obj, v);
       if (d) {

@@ -1,8 +1,7 @@
-package sse
+package wire
 
 import (
 	"bytes"
-	"io"
 	"slices"
 	"strconv"
 	"time"
@@ -13,12 +12,13 @@ import (
 // unless id is 0, one "data" line per line of data, and the blank line
 // that dispatches the event. It does not allocate when dst has room.
 //
-// Data is normally one frame of the bytesocket text codec, which holds no
-// CR or LF, and then becomes a single data line that any event-stream
-// parser returns byte for byte. Other data is still written safely: it is
-// split into data lines at CRLF, CR and LF, which a parser joins again
-// with LF, so CR and CRLF read back as LF. A parser also replaces invalid
-// UTF-8 with U+FFFD. ValidData reports whether data avoids both losses.
+// Data is normally one frame in text form (AppendFrame, Frame.AppendText),
+// which holds no CR or LF, and then becomes a single data line that any
+// event-stream parser returns byte for byte. Other data is still written
+// safely: it is split into data lines at CRLF, CR and LF, which a parser
+// joins again with LF, so CR and CRLF read back as LF. A parser also
+// replaces invalid UTF-8 with U+FFFD. ValidEventData reports whether data
+// avoids both losses.
 func AppendEvent(dst []byte, id uint64, data []byte) []byte {
 	dst = slices.Grow(dst, len(data)+len("id: 18446744073709551615\ndata: \n\n"))
 	if id != 0 {
@@ -30,10 +30,10 @@ func AppendEvent(dst []byte, id uint64, data []byte) []byte {
 	return append(dst, '\n')
 }
 
-// ValidData reports whether data reads back unchanged after AppendEvent:
-// it is valid UTF-8 and holds no CR. (An LF is kept: it separates two data
-// lines.)
-func ValidData(data []byte) bool {
+// ValidEventData reports whether data reads back unchanged after
+// AppendEvent: it is valid UTF-8 and holds no CR. (An LF is kept: it
+// separates two data lines.)
+func ValidEventData(data []byte) bool {
 	return bytes.IndexByte(data, '\r') < 0 && utf8.Valid(data)
 }
 
@@ -54,17 +54,19 @@ func AppendRetry(dst []byte, d time.Duration) []byte {
 	return append(dst, '\n')
 }
 
-// preludeCached is the prelude size PROTOCOL.md §5.1 asks for.
-const preludeCached = 2048
+// PreludeBytes is the size of the comment that opens every stream
+// (PROTOCOL.md §5.1), so that buffering intermediaries and old XHR
+// implementations release data.
+const PreludeBytes = 2048
 
-var prelude = makePrelude(preludeCached)
+var prelude = makePrelude(PreludeBytes)
 
 // Prelude returns a comment of a colon and n spaces followed by a blank
 // line: the padding that opens a stream so that buffering intermediaries
-// and old XHR implementations release data at once. The result for 2048
-// is shared and must not be modified.
+// and old XHR implementations release data at once. The result for
+// PreludeBytes is shared and must not be modified.
 func Prelude(n int) []byte {
-	if n == preludeCached {
+	if n == PreludeBytes {
 		return prelude
 	}
 	return makePrelude(max(n, 0))
@@ -121,42 +123,22 @@ func lineEnd(b []byte) int {
 	return -1
 }
 
-// maxRetained is the largest buffer an Encoder keeps between writes.
-const maxRetained = 64 << 10
-
-// Encoder writes events to an io.Writer, one Write call per method call,
-// reusing one buffer. It is not safe for concurrent use.
-type Encoder struct {
-	w   io.Writer
-	buf []byte
-}
-
-// NewEncoder returns an Encoder that writes to w.
-func NewEncoder(w io.Writer) *Encoder {
-	return &Encoder{w: w}
-}
-
-// WriteEvent writes an event as AppendEvent does.
-func (e *Encoder) WriteEvent(id uint64, data []byte) error {
-	return e.write(AppendEvent(e.buf[:0], id, data))
-}
-
-// WriteComment writes a comment as AppendComment does.
-func (e *Encoder) WriteComment(text string) error {
-	return e.write(AppendComment(e.buf[:0], text))
-}
-
-// WriteRetry writes a retry field as AppendRetry does.
-func (e *Encoder) WriteRetry(d time.Duration) error {
-	return e.write(AppendRetry(e.buf[:0], d))
-}
-
-func (e *Encoder) write(p []byte) error {
-	_, err := e.w.Write(p)
-	if cap(p) <= maxRetained {
-		e.buf = p[:0]
-	} else {
-		e.buf = nil
+// AppendBatchEvent appends a batch as one event (PROTOCOL.md §5.1): a data
+// line per frame, and the number of the last frame as the event id; an
+// empty batch is a heartbeat. Long-poll bodies use the same syntax. One
+// event instead of one per frame saves an id line per frame on the wire
+// and a message event per frame in the browser. The batch's Ack and Skip
+// are not sent: acknowledgements of upstream frames travel in POST
+// answers, and an event stream numbers every frame.
+func AppendBatchEvent(dst []byte, b Batch) []byte {
+	if len(b.Frames) == 0 {
+		return AppendEvent(dst, 0, []byte{KindHeartbeat})
 	}
-	return err
+	dst = append(dst, "id: "...)
+	dst = strconv.AppendUint(dst, b.Frames[len(b.Frames)-1].Seq, 10)
+	for i := range b.Frames {
+		dst = append(dst, "\ndata: "...)
+		dst = b.Frames[i].AppendText(dst)
+	}
+	return append(dst, '\n', '\n')
 }

@@ -1,8 +1,7 @@
-package sse
+package wire
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"math"
 	"time"
@@ -12,11 +11,7 @@ import (
 // DefaultMaxEventBytes is the limit applied when MaxEventBytes is 0.
 const DefaultMaxEventBytes = 32 << 20
 
-// ErrEventTooLarge is returned when an event's data, or an id or event
-// field, is longer than MaxEventBytes.
-var ErrEventTooLarge = errors.New("sse: event too large")
-
-// Event is one event dispatched by a Parser or Decoder.
+// Event is one event dispatched by an EventParser or EventDecoder.
 type Event struct {
 	// Type is the value of the event's "event" field, or "message".
 	Type string
@@ -29,27 +24,27 @@ type Event struct {
 	ID string
 }
 
-// lineState says what the Parser is reading in the current line.
+// lineState says what the EventParser is reading in the current line.
 type lineState uint8
 
 const (
 	lineStart lineState = iota // nothing yet
-	lineName                   // a field name, into Parser.name
-	lineData                   // a data value, into Parser.data
-	lineValue                  // an event, id or retry value, into Parser.val
+	lineName                   // a field name, into EventParser.name
+	lineData                   // a data value, into EventParser.data
+	lineValue                  // an event, id or retry value, into EventParser.val
 	lineSkip                   // a comment or an unknown field
 )
 
-// maxKept is the size above which a Parser drops a buffer that is more
-// than four times what the last event needed from it.
+// maxKept is the size above which an EventParser drops a buffer that is
+// more than four times what the last event needed from it.
 const maxKept = 1 << 20
 
 var bom = []byte("\xEF\xBB\xBF")
 
-// Parser interprets an event stream pushed to it in chunks of any size,
-// following the WHATWG HTML event-stream rules. The zero value is ready to
-// use. It is not safe for concurrent use.
-type Parser struct {
+// EventParser interprets an event stream pushed to it in chunks of any
+// size, following the WHATWG HTML event-stream rules. The zero value is
+// ready to use. It is not safe for concurrent use.
+type EventParser struct {
 	// MaxEventBytes limits an event's data, and the value of an id or event
 	// field, in bytes. Zero means DefaultMaxEventBytes.
 	MaxEventBytes int
@@ -72,10 +67,11 @@ type Parser struct {
 }
 
 // Feed parses the next chunk of the stream and calls emit for each event
-// it completes; the event's Data is only valid until emit returns. After ErrEventTooLarge the Parser is stuck: Feed returns
-// that error again. When the stream ends, an unfinished event is simply
-// never emitted.
-func (p *Parser) Feed(b []byte, emit func(Event)) error {
+// it completes; the event's Data is only valid until emit returns. After
+// ErrEventTooLarge the EventParser is stuck: Feed returns that error
+// again. When the stream ends, an unfinished event is simply never
+// emitted.
+func (p *EventParser) Feed(b []byte, emit func(Event)) error {
 	for len(b) > 0 {
 		n, ev, ok, err := p.next(b)
 		if err != nil {
@@ -91,16 +87,16 @@ func (p *Parser) Feed(b []byte, emit func(Event)) error {
 
 // LastEventID returns the last event ID as of the latest blank line: what
 // a client sends as Last-Event-ID when it reconnects.
-func (p *Parser) LastEventID() string { return p.lastID }
+func (p *EventParser) LastEventID() string { return p.lastID }
 
 // Retry returns the reconnection time set by the latest valid "retry"
 // field, and whether there was one. A value that is empty, holds anything
 // but ASCII digits or overflows a time.Duration is ignored.
-func (p *Parser) Retry() (time.Duration, bool) { return p.retry, p.hasRetry }
+func (p *EventParser) Retry() (time.Duration, bool) { return p.retry, p.hasRetry }
 
 // next consumes b up to and including the line that completes an event,
 // or all of it, and returns the number of bytes used.
-func (p *Parser) next(b []byte) (n int, ev Event, ok bool, err error) {
+func (p *EventParser) next(b []byte) (n int, ev Event, ok bool, err error) {
 	if p.err != nil {
 		return 0, Event{}, false, p.err
 	}
@@ -131,7 +127,7 @@ func (p *Parser) next(b []byte) (n int, ev Event, ok bool, err error) {
 	return n, ev, ok, p.fail(err)
 }
 
-func (p *Parser) fail(err error) error {
+func (p *EventParser) fail(err error) error {
 	if err != nil {
 		p.err = err
 	}
@@ -141,7 +137,7 @@ func (p *Parser) fail(err error) error {
 // skipBOM consumes the part of b that continues a leading byte order
 // mark. If the stream turns out not to start with one, the bytes matched
 // so far are parsed as text.
-func (p *Parser) skipBOM(b []byte) int {
+func (p *EventParser) skipBOM(b []byte) int {
 	n := 0
 	for n < len(b) && p.bom < len(bom) && b[n] == bom[p.bom] {
 		n++
@@ -157,7 +153,7 @@ func (p *Parser) skipBOM(b []byte) int {
 	return n
 }
 
-func (p *Parser) limit() int {
+func (p *EventParser) limit() int {
 	if p.MaxEventBytes > 0 {
 		return p.MaxEventBytes
 	}
@@ -165,7 +161,7 @@ func (p *Parser) limit() int {
 }
 
 // text parses b, the next part of the current line, without its line end.
-func (p *Parser) text(b []byte) error {
+func (p *EventParser) text(b []byte) error {
 	for len(b) > 0 {
 		switch p.state {
 		case lineStart:
@@ -207,7 +203,7 @@ func (p *Parser) text(b []byte) error {
 
 // addName adds b to the field name. A name longer than any known field
 // makes the line one to ignore.
-func (p *Parser) addName(b []byte) {
+func (p *EventParser) addName(b []byte) {
 	if p.nlen+len(b) > len(p.name) {
 		p.state = lineSkip
 		return
@@ -216,7 +212,7 @@ func (p *Parser) addName(b []byte) {
 }
 
 // startValue begins the value of the field named in p.name.
-func (p *Parser) startValue() {
+func (p *EventParser) startValue() {
 	p.space = true
 	switch string(p.name[:p.nlen]) {
 	case "data":
@@ -228,7 +224,7 @@ func (p *Parser) startValue() {
 	}
 }
 
-func (p *Parser) stripSpace(b []byte) []byte {
+func (p *EventParser) stripSpace(b []byte) []byte {
 	if p.space {
 		p.space = false
 		if b[0] == ' ' {
@@ -239,7 +235,7 @@ func (p *Parser) stripSpace(b []byte) []byte {
 }
 
 // endLine finishes the current line. A blank line dispatches the event.
-func (p *Parser) endLine() (ev Event, ok bool, err error) {
+func (p *EventParser) endLine() (ev Event, ok bool, err error) {
 	if p.state == lineName { // a line without a colon: the value is empty
 		p.startValue()
 	}
@@ -256,7 +252,7 @@ func (p *Parser) endLine() (ev Event, ok bool, err error) {
 }
 
 // endData decodes the data line just read and appends the LF after it.
-func (p *Parser) endData() error {
+func (p *EventParser) endData() error {
 	if v := p.data[p.vstart:]; !utf8.Valid(v) {
 		p.scratch = appendUTF8(p.scratch[:0], v)
 		p.data = append(p.data[:p.vstart], p.scratch...)
@@ -270,7 +266,7 @@ func (p *Parser) endData() error {
 }
 
 // endValue applies the event, id or retry field just read.
-func (p *Parser) endValue() {
+func (p *EventParser) endValue() {
 	v := p.val
 	switch p.field {
 	case 'e':
@@ -291,7 +287,7 @@ func (p *Parser) endValue() {
 }
 
 // dispatch ends the event at a blank line; it has no data if ok is false.
-func (p *Parser) dispatch() (ev Event, ok bool) {
+func (p *EventParser) dispatch() (ev Event, ok bool) {
 	p.lastID = p.idBuf
 	typ := p.typ
 	p.typ = ""
@@ -386,36 +382,36 @@ func invalidLen(b []byte) int {
 	return n
 }
 
-// readSize is the size of a Decoder's read buffer.
+// readSize is the size of an EventDecoder's read buffer.
 const readSize = 32 << 10
 
-// Decoder reads events from an event stream, as Parser does. It reads in
-// chunks of up to 32 KiB, so it may read past the event it returns. It is
-// not safe for concurrent use.
-type Decoder struct {
+// EventDecoder reads events from an event stream, as EventParser does. It
+// reads in chunks of up to 32 KiB, so it may read past the event it
+// returns. It is not safe for concurrent use.
+type EventDecoder struct {
 	// MaxEventBytes limits an event's data, and the value of an id or event
 	// field, in bytes. Zero means DefaultMaxEventBytes.
 	MaxEventBytes int
 
 	r          io.Reader
-	p          Parser
+	p          EventParser
 	buf        []byte
 	start, end int   // the unparsed bytes in buf
 	rerr       error // from the last Read, returned once buf is parsed
 }
 
-// NewDecoder returns a Decoder that reads from r.
-func NewDecoder(r io.Reader) *Decoder {
-	return &Decoder{r: r}
+// NewEventDecoder returns an EventDecoder that reads from r.
+func NewEventDecoder(r io.Reader) *EventDecoder {
+	return &EventDecoder{r: r}
 }
 
-// Reset makes d read a new stream from r, as a new Decoder would, but
+// Reset makes d read a new stream from r, as a new EventDecoder would, but
 // keeping its buffers: a client that opens one request after another (a
 // long-poll) then allocates nothing per request.
-func (d *Decoder) Reset(r io.Reader) {
+func (d *EventDecoder) Reset(r io.Reader) {
 	p := &d.p
 	data, val, scratch := p.data[:0], p.val[:0], p.scratch[:0]
-	*p = Parser{data: data, val: val, scratch: scratch}
+	*p = EventParser{data: data, val: val, scratch: scratch}
 	d.r, d.start, d.end, d.rerr = r, 0, 0, nil
 }
 
@@ -423,7 +419,7 @@ func (d *Decoder) Reset(r io.Reader) {
 // and drops an unfinished event. It returns the reader's other errors, or
 // ErrEventTooLarge, and then the same error on every later call. The
 // event's Data is only valid until the next call.
-func (d *Decoder) Next() (Event, error) {
+func (d *EventDecoder) Next() (Event, error) {
 	d.p.MaxEventBytes = d.MaxEventBytes
 	for empty := 0; ; {
 		for d.start < d.end {
@@ -452,8 +448,8 @@ func (d *Decoder) Next() (Event, error) {
 	}
 }
 
-// LastEventID is as Parser.LastEventID.
-func (d *Decoder) LastEventID() string { return d.p.LastEventID() }
+// LastEventID is as EventParser.LastEventID.
+func (d *EventDecoder) LastEventID() string { return d.p.LastEventID() }
 
-// Retry is as Parser.Retry.
-func (d *Decoder) Retry() (time.Duration, bool) { return d.p.Retry() }
+// Retry is as EventParser.Retry.
+func (d *EventDecoder) Retry() (time.Duration, bool) { return d.p.Retry() }

@@ -1,14 +1,15 @@
-package bytesocket
+package wire
 
 import (
 	"bytes"
 	"encoding/base64"
-	"errors"
 	"unicode/utf8"
+
+	"github.com/ferrygw/ferry/bytesocket"
 )
 
-// The text codec writes one message as one line of text that contains no
-// CR or LF, so it survives any line-oriented carrier (an event stream's
+// The text codec (PROTOCOL.md §3) writes one message as one line of text
+// that contains no CR or LF, so it survives any line-oriented carrier (an event stream's
 // data field, a line of a POST body) byte for byte:
 //
 //	t<escaped text>    a Text message
@@ -16,10 +17,6 @@ import (
 //
 // Escaping replaces backslash with `\\`, CR with `\r` and LF with `\n`;
 // every other byte, NUL and U+2028 included, is written as is.
-
-// ErrBadFrame is returned by ParseFrame for a line that is not a valid
-// text or binary frame.
-var ErrBadFrame = errors.New("bytesocket: malformed frame")
 
 // AppendText appends the frame for Text message s to dst.
 func AppendText(dst, s []byte) []byte {
@@ -34,8 +31,8 @@ func AppendBinary(dst, p []byte) []byte {
 }
 
 // AppendFrame appends the frame for a message of type typ.
-func AppendFrame(dst []byte, typ MessageType, p []byte) []byte {
-	if typ == Binary {
+func AppendFrame(dst []byte, typ bytesocket.MessageType, p []byte) []byte {
+	if typ == bytesocket.Binary {
 		return AppendBinary(dst, p)
 	}
 	return AppendText(dst, p)
@@ -63,8 +60,9 @@ func AppendEscaped(dst, s []byte) []byte {
 	return append(dst, s[start:]...)
 }
 
-// Unescape reverses AppendEscaped, appending to dst. It fails on a
-// backslash not followed by one of `\`, `r`, `n`, and on a raw CR or LF.
+// Unescape reverses AppendEscaped, appending to dst. It fails with
+// ErrBadFrame on a backslash not followed by one of `\`, `r`, `n`, and on a
+// raw CR or LF.
 func Unescape(dst, s []byte) ([]byte, error) {
 	start := 0
 	for i := 0; i < len(s); i++ {
@@ -99,10 +97,10 @@ func Unescape(dst, s []byte) ([]byte, error) {
 
 // ParseFrame decodes one text or binary frame. It accepts only the frames
 // AppendFrame writes, so a parsed frame re-encodes to the same bytes. The
-// returned payload is freshly allocated. A Text payload that is not valid UTF-8 is returned
-// with ErrInvalidUTF8 so the caller can close with
-// StatusInvalidFramePayload.
-func ParseFrame(line []byte) (MessageType, []byte, error) {
+// returned payload is freshly allocated. A Text payload that is not valid
+// UTF-8 is returned with bytesocket.ErrInvalidUTF8 so the caller can close
+// with StatusInvalidFramePayload; anything else malformed is ErrBadFrame.
+func ParseFrame(line []byte) (bytesocket.MessageType, []byte, error) {
 	if len(line) == 0 {
 		return 0, nil, ErrBadFrame
 	}
@@ -113,9 +111,9 @@ func ParseFrame(line []byte) (MessageType, []byte, error) {
 			return 0, nil, err
 		}
 		if !utf8.Valid(p) {
-			return Text, p, ErrInvalidUTF8
+			return bytesocket.Text, p, bytesocket.ErrInvalidUTF8
 		}
-		return Text, p, nil
+		return bytesocket.Text, p, nil
 	case 'b':
 		if bytes.ContainsAny(line[1:], "\r\n") { // base64 would skip them
 			return 0, nil, ErrBadFrame
@@ -125,7 +123,7 @@ func ParseFrame(line []byte) (MessageType, []byte, error) {
 		if err != nil {
 			return 0, nil, ErrBadFrame
 		}
-		return Binary, p[:n], nil
+		return bytesocket.Binary, p[:n], nil
 	}
 	return 0, nil, ErrBadFrame
 }

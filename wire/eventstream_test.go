@@ -1,8 +1,7 @@
-package sse
+package wire
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"runtime/debug"
 	"slices"
@@ -94,8 +93,8 @@ func TestValidData(t *testing.T) {
 		{"\xFF", false},
 	}
 	for _, tt := range tests {
-		if got := ValidData([]byte(tt.data)); got != tt.want {
-			t.Errorf("ValidData(%q) = %v, want %v", tt.data, got, tt.want)
+		if got := ValidEventData([]byte(tt.data)); got != tt.want {
+			t.Errorf("ValidEventData(%q) = %v, want %v", tt.data, got, tt.want)
 		}
 	}
 }
@@ -132,7 +131,7 @@ func TestAppendRetry(t *testing.T) {
 		if string(got) != tt.want {
 			t.Errorf("AppendRetry(%v) = %q, want %q", tt.d, got, tt.want)
 		}
-		var p Parser
+		var p EventParser
 		p.Feed(got, nil)
 		if d, ok := p.Retry(); !ok || d != max(tt.d.Truncate(time.Millisecond), 0) {
 			t.Errorf("%q parses as %v, %v", got, d, ok)
@@ -158,46 +157,6 @@ func TestPrelude(t *testing.T) {
 		t.Errorf("prelude and event parse as %s", s)
 	}
 }
-
-// countWriter counts Write calls.
-type countWriter struct {
-	bytes.Buffer
-	writes int
-}
-
-func (w *countWriter) Write(p []byte) (int, error) {
-	w.writes++
-	return w.Buffer.Write(p)
-}
-
-func TestEncoder(t *testing.T) {
-	var w countWriter
-	e := NewEncoder(&w)
-	for _, err := range []error{
-		e.WriteComment("hi"),
-		e.WriteRetry(time.Second),
-		e.WriteEvent(1, []byte("ta")),
-		e.WriteEvent(0, make([]byte, maxRetained+1)), // drops the grown buffer
-		e.WriteEvent(0, []byte("h")),
-	} {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	want := ": hi\nretry: 1000\nid: 1\ndata: ta\n\ndata: " + string(make([]byte, maxRetained+1)) + "\n\ndata: h\n\n"
-	if w.String() != want || w.writes != 5 {
-		t.Errorf("wrote %d times: %.80q", w.writes, w.String())
-	}
-
-	boom := errors.New("boom")
-	if err := NewEncoder(errWriter{boom}).WriteEvent(1, nil); err != boom {
-		t.Errorf("WriteEvent error = %v, want boom", err)
-	}
-}
-
-type errWriter struct{ err error }
-
-func (w errWriter) Write([]byte) (int, error) { return 0, w.err }
 
 // edgePayloads are messages that must cross an event stream unchanged.
 var edgePayloads = []string{
@@ -237,7 +196,7 @@ func TestFrameRoundTrip(t *testing.T) {
 	ms := roundTripMessages()
 	in := append(Prelude(2048), "retry: 1000\n"...)
 	for i, m := range ms {
-		in = AppendEvent(in, uint64(i+1), bytesocket.AppendFrame(nil, m.typ, m.p))
+		in = AppendEvent(in, uint64(i+1), AppendFrame(nil, m.typ, m.p))
 		in = AppendEvent(in, 0, []byte("h")) // an unsequenced frame in between
 	}
 	for _, tt := range []struct {
@@ -254,7 +213,7 @@ func TestFrameRoundTrip(t *testing.T) {
 		}
 		for i, m := range ms {
 			ev := s.events[2*i]
-			typ, p, err := bytesocket.ParseFrame(ev.Data)
+			typ, p, err := ParseFrame(ev.Data)
 			if err != nil || typ != m.typ || !bytes.Equal(p, m.p) || ev.ID != fmt.Sprint(i+1) || ev.Type != "message" {
 				t.Errorf("%s: %v %.40q came back as %v %.40q (id %q), %v", tt.name, m.typ, m.p, typ, p, ev.ID, err)
 			}
@@ -306,5 +265,28 @@ func BenchmarkAppendEvent(b *testing.B) {
 				id++
 			}
 		})
+	}
+}
+
+// TestAppendBatchEvent checks the event a batch becomes (PROTOCOL.md §5.1): one
+// event, a data line per frame, the last frame's number as its id; and
+// that the event-stream decoder reads it back as such.
+func TestAppendBatchEvent(t *testing.T) {
+	b := Batch{Frames: []Frame{
+		{Seq: 7, Kind: KindText, Data: []byte("hello\nworld")},
+		{Seq: 8, Kind: KindBinary, Data: []byte{0xdd, 0xab, 0xfb, 0xef}},
+		{Seq: 9, Kind: KindClose, Code: 1000, Data: []byte("bye")},
+	}}
+	got := string(AppendBatchEvent(nil, b))
+	want := "id: 9\ndata: thello\\nworld\ndata: b3av77w==\ndata: c1000 bye\n\n"
+	if got != want {
+		t.Fatalf("AppendBatchEvent = %q\nwant %q", got, want)
+	}
+	if got := string(AppendBatchEvent(nil, Batch{})); got != "data: h\n\n" {
+		t.Fatalf("empty batch = %q, want a heartbeat", got)
+	}
+	ev, err := NewEventDecoder(strings.NewReader(want)).Next()
+	if err != nil || ev.ID != "9" || string(ev.Data) != "thello\\nworld\nb3av77w==\nc1000 bye" {
+		t.Fatalf("decoded %+v, %v", ev, err)
 	}
 }

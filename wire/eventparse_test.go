@@ -1,4 +1,4 @@
-package sse
+package wire
 
 import (
 	"bytes"
@@ -44,11 +44,11 @@ func (s *stream) add(ev Event) {
 	s.events = append(s.events, ev)
 }
 
-// feed parses in with a Parser, in chunks of the given sizes and then the
-// rest in one.
+// feed parses in with an EventParser, in chunks of the given sizes and
+// then the rest in one.
 func feed(in []byte, limit int, sizes ...int) stream {
 	var s stream
-	p := Parser{MaxEventBytes: limit}
+	p := EventParser{MaxEventBytes: limit}
 	for _, n := range append(sizes, len(in)) {
 		n = min(n, len(in))
 		if s.err = p.Feed(in[:n], s.add); s.err != nil {
@@ -61,11 +61,11 @@ func feed(in []byte, limit int, sizes ...int) stream {
 	return s
 }
 
-// decode parses r with a Decoder up to its first error, reporting io.EOF
-// as no error.
+// decode parses r with an EventDecoder up to its first error, reporting
+// io.EOF as no error.
 func decode(r io.Reader, limit int) stream {
 	var s stream
-	d := NewDecoder(r)
+	d := NewEventDecoder(r)
 	d.MaxEventBytes = limit
 	for {
 		ev, err := d.Next()
@@ -83,7 +83,7 @@ func decode(r io.Reader, limit int) stream {
 }
 
 // checkAllSplits parses in whole, byte by byte, at every single split
-// point and through a Decoder, and checks that each gives want.
+// point and through an EventDecoder, and checks that each gives want.
 func checkAllSplits(t *testing.T, in string, limit int, want string) {
 	t.Helper()
 	b := []byte(in)
@@ -102,8 +102,8 @@ func checkAllSplits(t *testing.T, in string, limit int, want string) {
 	for i := 1; i < len(b); i++ {
 		check("split at "+strconv.Itoa(i), feed(b, limit, i))
 	}
-	check("Decoder", decode(strings.NewReader(in), limit))
-	check("Decoder bytewise", decode(iotest.OneByteReader(strings.NewReader(in)), limit))
+	check("EventDecoder", decode(strings.NewReader(in), limit))
+	check("EventDecoder bytewise", decode(iotest.OneByteReader(strings.NewReader(in)), limit))
 }
 
 func TestParseSpec(t *testing.T) {
@@ -196,7 +196,7 @@ func TestParseSpec(t *testing.T) {
 }
 
 func TestParseLimit(t *testing.T) {
-	const tooLarge = " err=sse: event too large"
+	const tooLarge = " err=wire: event too large"
 	tests := []struct {
 		name, in, want string
 	}{
@@ -220,17 +220,17 @@ func TestParseLimit(t *testing.T) {
 }
 
 func TestErrEventTooLarge(t *testing.T) {
-	if got := ErrEventTooLarge.Error(); got != "sse: event too large" {
+	if got := ErrEventTooLarge.Error(); got != "wire: event too large" {
 		t.Errorf("Error() = %q", got)
 	}
-	d := NewDecoder(strings.NewReader("data: 123456789\n\n"))
+	d := NewEventDecoder(strings.NewReader("data: 123456789\n\n"))
 	d.MaxEventBytes = 8
 	for range 2 {
 		if _, err := d.Next(); err != ErrEventTooLarge {
 			t.Fatalf("Next() error = %v, want ErrEventTooLarge", err)
 		}
 	}
-	var p Parser
+	var p EventParser
 	p.MaxEventBytes = 4
 	if err := p.Feed([]byte("id: 12345"), nil); err != ErrEventTooLarge {
 		t.Fatalf("Feed() error = %v, want ErrEventTooLarge", err)
@@ -242,7 +242,7 @@ func TestErrEventTooLarge(t *testing.T) {
 
 func TestDecoderReaderErrors(t *testing.T) {
 	boom := errors.New("boom")
-	d := NewDecoder(io.MultiReader(strings.NewReader("data: a\n\ndata: b\n"), iotest.ErrReader(boom)))
+	d := NewEventDecoder(io.MultiReader(strings.NewReader("data: a\n\ndata: b\n"), iotest.ErrReader(boom)))
 	if ev, err := d.Next(); err != nil || string(ev.Data) != "a" {
 		t.Fatalf("Next() = %q, %v; want a", ev.Data, err)
 	}
@@ -253,7 +253,7 @@ func TestDecoderReaderErrors(t *testing.T) {
 	}
 
 	// Data that comes with an error is parsed before the error is returned.
-	d = NewDecoder(iotest.DataErrReader(strings.NewReader("data: a\n\n")))
+	d = NewEventDecoder(iotest.DataErrReader(strings.NewReader("data: a\n\n")))
 	if ev, err := d.Next(); err != nil || string(ev.Data) != "a" {
 		t.Fatalf("Next() = %q, %v; want a", ev.Data, err)
 	}
@@ -261,7 +261,7 @@ func TestDecoderReaderErrors(t *testing.T) {
 		t.Fatalf("Next() error = %v, want io.EOF", err)
 	}
 
-	d = NewDecoder(emptyReader{})
+	d = NewEventDecoder(emptyReader{})
 	if _, err := d.Next(); err != io.ErrNoProgress {
 		t.Fatalf("Next() error = %v, want io.ErrNoProgress", err)
 	}
@@ -272,7 +272,7 @@ type emptyReader struct{}
 func (emptyReader) Read([]byte) (int, error) { return 0, nil }
 
 func TestDecoderDataAlias(t *testing.T) {
-	d := NewDecoder(strings.NewReader("data: a\n\ndata: b\n\n"))
+	d := NewEventDecoder(strings.NewReader("data: a\n\ndata: b\n\n"))
 	ev, _ := d.Next()
 	ev.Data = append(ev.Data, "xyz"...) // must not disturb the decoder
 	if ev, err := d.Next(); err != nil || string(ev.Data) != "b" {
@@ -282,7 +282,7 @@ func TestDecoderDataAlias(t *testing.T) {
 
 func TestParserAllocs(t *testing.T) {
 	in := []byte("id: 1\ndata: tsome text frame\n\n: comment\ndata: h\n\n")
-	var p Parser
+	var p EventParser
 	p.Feed(in, func(Event) {})
 	n := testing.AllocsPerRun(100, func() {
 		p.Feed(in, func(Event) {})
@@ -389,7 +389,7 @@ func BenchmarkDecoder(b *testing.B) {
 			for id := range uint64(16) {
 				in = AppendEvent(in, 1000+id, benchFrame(size.n))
 			}
-			d := NewDecoder(&loopReader{b: in})
+			d := NewEventDecoder(&loopReader{b: in})
 			b.ReportAllocs()
 			b.SetBytes(int64(size.n))
 			for b.Loop() {
@@ -410,7 +410,7 @@ func TestDecoderLargeEvent(t *testing.T) {
 	for _, w := range want {
 		in = AppendEvent(in, 0, []byte(w))
 	}
-	d := NewDecoder(bytes.NewReader(in))
+	d := NewEventDecoder(bytes.NewReader(in))
 	for _, w := range want {
 		if ev, err := d.Next(); err != nil || string(ev.Data) != w {
 			t.Fatalf("Next() = %d bytes, %v; want %d", len(ev.Data), err, len(w))
@@ -427,8 +427,8 @@ func TestDecoderLargeEvent(t *testing.T) {
 func TestDecoderReset(t *testing.T) {
 	first := "id: 7\nevent: x\ndata: unfinished"
 	second := "data: a\n\nid: 2\ndata: b\ndata: c\n\n: comment\nevent: e\ndata: d\n\n"
-	want := decodeAll(t, NewDecoder(strings.NewReader(second)))
-	d := NewDecoder(strings.NewReader(first))
+	want := decodeAll(t, NewEventDecoder(strings.NewReader(second)))
+	d := NewEventDecoder(strings.NewReader(first))
 	for {
 		if _, err := d.Next(); err != nil {
 			break
@@ -452,7 +452,7 @@ func TestDecoderReset(t *testing.T) {
 	}
 }
 
-func decodeAll(t *testing.T, d *Decoder) []Event {
+func decodeAll(t *testing.T, d *EventDecoder) []Event {
 	t.Helper()
 	var evs []Event
 	for {

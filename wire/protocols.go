@@ -1,8 +1,9 @@
-package emulation
+package wire
 
 import (
-	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -56,11 +57,10 @@ func ParseProtocols(s string) ([]string, error) {
 	return parts, nil
 }
 
-// ProtocolsFromHeader parses the Sec-WebSocket-Protocol offer of a
-// WebSocket upgrade, with the limits of ParseProtocols over all its
-// header lines together.
-func ProtocolsFromHeader(h http.Header) ([]string, error) {
-	lines := h.Values("Sec-Websocket-Protocol")
+// ParseProtocolHeader parses the Sec-WebSocket-Protocol offer of a
+// WebSocket upgrade, given its header lines (http.Header.Values), with the
+// limits of ParseProtocols over all the lines together.
+func ParseProtocolHeader(lines []string) ([]string, error) {
 	n := len(lines)
 	for _, l := range lines {
 		n += len(l)
@@ -82,4 +82,41 @@ func isToken(s string) bool {
 		}
 	}
 	return true
+}
+
+// Versions lists the protocol versions this package speaks, newest first.
+var Versions = []int{1}
+
+// ParseVersion picks the protocol version for a request from its v query
+// parameter (PROTOCOL.md §2): a comma-separated list of the versions the
+// client speaks. Absent, it is version 1 (clients written before the
+// handshake); present, the highest listed version in Versions, or
+// ErrVersion when there is none; malformed, ErrBadNumber.
+func ParseVersion(q url.Values) (int, error) {
+	vs, ok := q["v"]
+	if !ok {
+		return 1, nil
+	}
+	best := 0
+	for _, f := range strings.Split(vs[0], ",") {
+		n, ok := ParseUint(strings.TrimSpace(f))
+		if !ok || len(f) > 4 {
+			return 0, errWith(ErrBadNumber, "v")
+		}
+		if slices.Contains(Versions, int(n)) && int(n) > best {
+			best = int(n)
+		}
+	}
+	if best == 0 {
+		return 0, errWith(ErrVersion, "this server speaks "+versionList())
+	}
+	return best, nil
+}
+
+func versionList() string {
+	s := make([]string, len(Versions))
+	for i, v := range Versions {
+		s[i] = strconv.Itoa(v)
+	}
+	return strings.Join(s, ",")
 }

@@ -1,4 +1,4 @@
-package bytesocket_test
+package wire
 
 import (
 	"bytes"
@@ -44,7 +44,7 @@ var frameTests = []struct {
 
 func TestAppendFrame(t *testing.T) {
 	for _, tt := range frameTests {
-		got := bytesocket.AppendFrame([]byte("prefix:"), tt.typ, []byte(tt.payload))
+		got := AppendFrame([]byte("prefix:"), tt.typ, []byte(tt.payload))
 		if want := "prefix:" + tt.frame; string(got) != want {
 			t.Errorf("AppendFrame(%s, %q) = %q, want %q", tt.typ, tt.payload, got, want)
 		}
@@ -53,7 +53,7 @@ func TestAppendFrame(t *testing.T) {
 
 func TestParseFrame(t *testing.T) {
 	for _, tt := range frameTests {
-		typ, p, err := bytesocket.ParseFrame([]byte(tt.frame))
+		typ, p, err := ParseFrame([]byte(tt.frame))
 		if err != nil || typ != tt.typ || string(p) != tt.payload {
 			t.Errorf("ParseFrame(%q) = %s, %q, %v; want %s, %q", tt.frame, typ, p, err, tt.typ, tt.payload)
 		}
@@ -80,11 +80,11 @@ func TestFrameAllBytes(t *testing.T) {
 // parses back to the message.
 func roundTrip(t *testing.T, typ bytesocket.MessageType, payload []byte) {
 	t.Helper()
-	frame := bytesocket.AppendFrame(nil, typ, payload)
+	frame := AppendFrame(nil, typ, payload)
 	if bytes.ContainsAny(frame, "\r\n") {
 		t.Errorf("frame for %s %q has a line break: %q", typ, payload, frame)
 	}
-	gotTyp, got, err := bytesocket.ParseFrame(frame)
+	gotTyp, got, err := ParseFrame(frame)
 	if err != nil || gotTyp != typ || !bytes.Equal(got, payload) {
 		t.Errorf("%s %q: frame %q parses to %s, %q, %v", typ, payload, frame, gotTyp, got, err)
 	}
@@ -92,8 +92,8 @@ func roundTrip(t *testing.T, typ bytesocket.MessageType, payload []byte) {
 
 func TestParseFrameInvalidUTF8(t *testing.T) {
 	for _, frame := range []string{"t\xff", "ta\\n\x80", "t\xed\xa0\x80", "t\xc3"} {
-		typ, p, err := bytesocket.ParseFrame([]byte(frame))
-		if !errors.Is(err, bytesocket.ErrInvalidUTF8) || typ != bytesocket.Text || !bytes.Equal(bytesocket.AppendText(nil, p), []byte(frame)) {
+		typ, p, err := ParseFrame([]byte(frame))
+		if !errors.Is(err, bytesocket.ErrInvalidUTF8) || typ != bytesocket.Text || !bytes.Equal(AppendText(nil, p), []byte(frame)) {
 			t.Errorf("ParseFrame(%q) = %s, %q, %v; want text, the payload and ErrInvalidUTF8", frame, typ, p, err)
 		}
 	}
@@ -112,19 +112,19 @@ func TestParseFrameRejects(t *testing.T) {
 		"bAB==", "bAAF=", "b//==", // non-canonical padding bits
 		"bAQ==\n", "bA\nQ==", "b\rAQ==", "bAA\r\nAA", // line breaks inside base64
 	} {
-		typ, p, err := bytesocket.ParseFrame([]byte(frame))
-		if !errors.Is(err, bytesocket.ErrBadFrame) {
+		typ, p, err := ParseFrame([]byte(frame))
+		if !errors.Is(err, ErrBadFrame) {
 			t.Errorf("ParseFrame(%q) = %s, %q, %v; want ErrBadFrame", frame, typ, p, err)
 		}
 	}
 }
 
 func TestUnescape(t *testing.T) {
-	got, err := bytesocket.Unescape([]byte("x:"), []byte(`a\\b\rc\nd`))
+	got, err := Unescape([]byte("x:"), []byte(`a\\b\rc\nd`))
 	if err != nil || string(got) != "x:a\\b\rc\nd" {
 		t.Errorf("Unescape = %q, %v", got, err)
 	}
-	if _, err := bytesocket.Unescape(nil, []byte(`a\`)); !errors.Is(err, bytesocket.ErrBadFrame) {
+	if _, err := Unescape(nil, []byte(`a\`)); !errors.Is(err, ErrBadFrame) {
 		t.Errorf("Unescape of a trailing backslash = %v, want ErrBadFrame", err)
 	}
 }

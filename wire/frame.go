@@ -1,7 +1,6 @@
-package emulation
+package wire
 
 import (
-	"encoding/base64"
 	"strconv"
 	"sync"
 	"unicode/utf8"
@@ -25,7 +24,9 @@ const (
 )
 
 // Frame is one sequenced frame: a message or a close. Frames are
-// immutable once created and may be shared between sessions.
+// immutable once created and may be shared between sessions. Its text form
+// (AppendText) is what event streams, long-poll bodies and POST bodies
+// carry; a Ferry WebSocket carries messages as they are (AppendWSBatch).
 type Frame struct {
 	Seq  uint64
 	Kind byte   // KindText, KindBinary or KindClose
@@ -46,11 +47,8 @@ type textForm struct {
 // sessions (a broadcast): its text form, base64 for binary, is encoded
 // once, on first use, and shared. data must not change afterwards.
 func SharedFrame(typ bytesocket.MessageType, data []byte) Frame {
-	return Frame{Kind: kindOf(typ), Data: data, text: &textForm{}}
+	return Frame{Kind: KindOf(typ), Data: data, text: &textForm{}}
 }
-
-// size is what the frame counts against windows.
-func (f *Frame) size() int { return len(f.Data) }
 
 // AppendText appends the frame in its text form (PROTOCOL.md §3), as
 // carried by event streams and POST bodies.
@@ -66,9 +64,9 @@ func (f *Frame) AppendText(dst []byte) []byte {
 func (f *Frame) appendText(dst []byte) []byte {
 	switch f.Kind {
 	case KindText:
-		return bytesocket.AppendText(dst, f.Data)
+		return AppendText(dst, f.Data)
 	case KindBinary:
-		return bytesocket.AppendBinary(dst, f.Data)
+		return AppendBinary(dst, f.Data)
 	}
 	return appendClose(dst, f.Code, f.Data)
 }
@@ -81,27 +79,25 @@ func appendClose(dst []byte, code bytesocket.StatusCode, reason []byte) []byte {
 	dst = strconv.AppendInt(dst, int64(code), 10)
 	if len(reason) > 0 {
 		dst = append(dst, ' ')
-		dst = bytesocket.AppendEscaped(dst, reason)
+		dst = AppendEscaped(dst, reason)
 	}
 	return dst
 }
 
-// ParseSequenced decodes one sequenced frame in text form (t, b or c).
-// A text frame with invalid UTF-8 returns bytesocket.ErrInvalidUTF8.
+// ParseSequenced decodes one sequenced frame in text form (t, b or c),
+// accepting only what AppendText writes. A text frame with invalid UTF-8
+// returns bytesocket.ErrInvalidUTF8; anything else malformed, ErrBadFrame.
 func ParseSequenced(line []byte) (Frame, error) {
 	if len(line) == 0 {
 		return Frame{}, ErrBadFrame
 	}
 	switch line[0] {
 	case KindText, KindBinary:
-		typ, p, err := bytesocket.ParseFrame(line)
-		if err == bytesocket.ErrInvalidUTF8 {
-			return Frame{}, err
-		}
+		typ, p, err := ParseFrame(line)
 		if err != nil {
-			return Frame{}, ErrBadFrame
+			return Frame{}, err // ErrBadFrame or bytesocket.ErrInvalidUTF8
 		}
-		return Frame{Kind: kindOf(typ), Data: p}, nil
+		return Frame{Kind: KindOf(typ), Data: p}, nil
 	case KindClose:
 		return parseClose(line[1:])
 	}
@@ -123,14 +119,16 @@ func parseClose(s []byte) (Frame, error) {
 	if !ok || !bytesocket.StatusCode(code).Sendable() {
 		return Frame{}, ErrBadFrame
 	}
-	reason, err := bytesocket.Unescape(nil, rest)
+	reason, err := Unescape(nil, rest)
 	if err != nil || !utf8.Valid(reason) || len(reason) > bytesocket.MaxReasonBytes {
 		return Frame{}, ErrBadFrame
 	}
 	return Frame{Kind: KindClose, Code: bytesocket.StatusCode(code), Data: reason}, nil
 }
 
-func kindOf(t bytesocket.MessageType) byte {
+// KindOf returns the frame kind of a message type: KindBinary for
+// Binary, KindText for anything else.
+func KindOf(t bytesocket.MessageType) byte {
 	if t == bytesocket.Binary {
 		return KindBinary
 	}
@@ -148,6 +146,12 @@ func (f *Frame) MessageType() bytesocket.MessageType {
 // AppendAck appends the control frame "a<n>".
 func AppendAck(dst []byte, n uint64) []byte {
 	return strconv.AppendUint(append(dst, KindAck), n, 10)
+}
+
+// AppendNext appends the control frame "n<n>": the next sequenced frame
+// on this connection is number n (Ferry WebSocket only, PROTOCOL.md §6).
+func AppendNext(dst []byte, n uint64) []byte {
+	return strconv.AppendUint(append(dst, KindNext), n, 10)
 }
 
 // ParseUint parses a protocol decimal number: digits only, no leading
@@ -169,6 +173,3 @@ func parseUint(s []byte) (uint64, bool) {
 	}
 	return n, n <= maxProtoNumber
 }
-
-// Base64 is the encoding of binary frames.
-var Base64 = base64.StdEncoding
