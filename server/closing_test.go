@@ -412,6 +412,14 @@ func TestFerryWSCreditOverrun(t *testing.T) {
 			break // the server closed the connection
 		}
 	}
+	// The server drops the connection once it has read past the credit;
+	// only then may the handler start reading (it would make room).
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for {
+		if _, _, err := c.ReadMessage(); err != nil {
+			break
+		}
+	}
 	close(release)
 	select {
 	case sc := <-closes:
