@@ -7,6 +7,9 @@
 // package wire, as the server does.
 package client
 
-// versions lists the protocol versions the client speaks, sent as the v
-// parameter when it opens or resumes a session (PROTOCOL.md §2).
-const versions = "1"
+import "github.com/ferrygw/ferry/wire"
+
+// versions lists the protocol versions the client speaks, the ones package
+// wire implements, sent as the v parameter when it opens or resumes a
+// session (PROTOCOL.md §2).
+var versions = wire.VersionList()

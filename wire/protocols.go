@@ -108,12 +108,14 @@ func ParseVersion(q url.Values) (int, error) {
 		}
 	}
 	if best == 0 {
-		return 0, errWith(ErrVersion, "this server speaks "+versionList())
+		return 0, errWith(ErrVersion, "this server speaks "+VersionList())
 	}
 	return best, nil
 }
 
-func versionList() string {
+// VersionList returns Versions as the comma-separated list a v parameter
+// carries.
+func VersionList() string {
 	s := make([]string, len(Versions))
 	for i, v := range Versions {
 		s[i] = strconv.Itoa(v)
